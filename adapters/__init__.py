@@ -1,0 +1,1 @@
+"""Platform adapters: they translate platform events into core calls and render replies."""

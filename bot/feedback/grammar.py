@@ -1,0 +1,347 @@
+"""The ``/feedback`` grammar, parsed once for every adapter.
+
+A subcommand is recognized only when its arguments parse; otherwise the whole
+text is feedback, so ``/feedback vote for dark mode`` logs an item. An argument
+that starts with ``#`` but is no item number is a mistake worth pointing out
+(``vote #abc``), not feedback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.errors import BadInput, BadItemNumber
+
+STATUSES = ("new", "planned", "in-progress", "shipped", "declined")
+SETTABLE_STATUSES = ("new", "planned", "in-progress", "declined")
+_STATUS_ALIASES = {"in_progress": "in-progress", "inprogress": "in-progress", "wip": "in-progress"}
+
+_NUMBER = re.compile(r"#?(\d{1,9})")
+_TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
+_METRIC = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_CODE = re.compile(r"[A-Za-z0-9-]{4,20}")
+_CHANNEL = re.compile(r"#?[A-Za-z0-9_.-]{1,80}|<#[A-Z0-9]+(\|[^>]*)?>")
+
+
+@dataclass(frozen=True)
+class Command:
+    """Base class of every parsed command."""
+
+
+@dataclass(frozen=True)
+class Capture(Command):
+    text: str
+
+
+@dataclass(frozen=True)
+class AskForText(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Help(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class VoteCmd(Command):
+    number: int
+    add: bool
+
+
+@dataclass(frozen=True)
+class Top(Command):
+    limit: int
+
+
+@dataclass(frozen=True)
+class ListCmd(Command):
+    status: str | None
+    tag: str | None
+    page: int
+
+
+@dataclass(frozen=True)
+class Search(Command):
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Show(Command):
+    number: int
+
+
+@dataclass(frozen=True)
+class Who(Command):
+    number: int
+
+
+@dataclass(frozen=True)
+class Merge(Command):
+    number: int
+    into: int
+
+
+@dataclass(frozen=True)
+class Unmerge(Command):
+    number: int
+
+
+@dataclass(frozen=True)
+class SetStatus(Command):
+    number: int
+    status: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Ship(Command):
+    number: int
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Tag(Command):
+    number: int
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Link(Command):
+    number: int
+    metric: str | None
+
+
+@dataclass(frozen=True)
+class Mute(Command):
+    muted: bool
+
+
+@dataclass(frozen=True)
+class Connect(Command):
+    code: str | None
+
+
+@dataclass(frozen=True)
+class BoardJoin(Command):
+    code: str | None
+
+
+@dataclass(frozen=True)
+class Export(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Announce(Command):
+    channel: str | None
+
+
+@dataclass(frozen=True)
+class Admins(Command):
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+def parse_feedback(text: str) -> Command:
+    stripped = text.strip()
+    if not stripped:
+        return AskForText()
+    words = stripped.split()
+    head, args = words[0].lower(), words[1:]
+    parser = _PARSERS.get(head)
+    if parser is not None:
+        command = parser(args, stripped)
+        if command is not None:
+            return command
+    return Capture(stripped)
+
+
+def _number(token: str) -> int | None:
+    """An item number, None when the token is no attempt at one, BadItemNumber
+    when it starts with ``#`` but is malformed."""
+    match = _NUMBER.fullmatch(token)
+    if match:
+        return int(match.group(1))
+    if token.startswith("#"):
+        raise BadItemNumber(token)
+    return None
+
+
+def _rest(text: str, skip: int) -> str | None:
+    parts = text.split(None, skip)
+    return parts[skip].strip() if len(parts) > skip and parts[skip].strip() else None
+
+
+def _exact(command: Command):  # type: ignore[no-untyped-def]
+    return lambda args, _text: command if not args else None
+
+
+def _vote(add: bool):  # type: ignore[no-untyped-def]
+    def parse(args: list[str], _text: str) -> Command | None:
+        if len(args) == 1 and (n := _number(args[0])) is not None:
+            return VoteCmd(n, add)
+        return None
+
+    return parse
+
+
+def _one_number(make):  # type: ignore[no-untyped-def]
+    def parse(args: list[str], _text: str) -> Command | None:
+        if len(args) == 1 and (n := _number(args[0])) is not None:
+            return make(n)
+        return None
+
+    return parse
+
+
+def _top(args: list[str], _text: str) -> Command | None:
+    if not args:
+        return Top(10)
+    if len(args) == 1 and args[0].isdigit() and 1 <= int(args[0]) <= 50:
+        return Top(int(args[0]))
+    return None
+
+
+def _list(args: list[str], _text: str) -> Command | None:
+    status = tag = None
+    page = 1
+    for arg in args:
+        low = _STATUS_ALIASES.get(arg.lower(), arg.lower())
+        if low in STATUSES or low in ("open", "all"):
+            if status is not None:
+                return None
+            status = low
+        elif low.startswith("tag:") and _TAG.fullmatch(low[4:]):
+            tag = low[4:]
+        elif arg.isdigit() and 1 <= int(arg) <= 10_000:
+            page = int(arg)
+        else:
+            return None
+    return ListCmd(status, tag, page)
+
+
+def _search(args: list[str], _text: str) -> Command | None:
+    return Search(tuple(args)) if args else None
+
+
+def _merge(args: list[str], _text: str) -> Command | None:
+    if len(args) == 3 and args[1].lower() == "into":
+        a, b = _number(args[0]), _number(args[2])
+        if a is not None and b is not None:
+            return Merge(a, b)
+    return None
+
+
+def _status(args: list[str], text: str) -> Command | None:
+    if len(args) >= 2 and (n := _number(args[0])) is not None:
+        status = _STATUS_ALIASES.get(args[1].lower(), args[1].lower())
+        if status in SETTABLE_STATUSES:
+            return SetStatus(n, status, _rest(text, 3))
+        if status == "shipped":
+            raise BadInput(f"Use /feedback ship #{n} [note] to ship: it tells everyone behind it.")
+    return None
+
+
+def _ship(args: list[str], text: str) -> Command | None:
+    if args and (n := _number(args[0])) is not None:
+        return Ship(n, _rest(text, 2))
+    return None
+
+
+def _tag(args: list[str], _text: str) -> Command | None:
+    if len(args) < 2 or (n := _number(args[0])) is None:
+        return None
+    add, remove = [], []
+    for arg in args[1:]:
+        sign, name = arg[:1], arg[1:].lower()
+        if sign not in "+-" or not sign or not _TAG.fullmatch(name):
+            return None
+        (add if sign == "+" else remove).append(name)
+    return Tag(n, tuple(add), tuple(remove))
+
+
+def _link(args: list[str], _text: str) -> Command | None:
+    if len(args) == 2 and (n := _number(args[0])) is not None:
+        metric = args[1].lower()
+        if metric in ("none", "-"):
+            return Link(n, None)
+        if _METRIC.fullmatch(metric):
+            return Link(n, metric)
+    return None
+
+
+def _connect(args: list[str], _text: str) -> Command | None:
+    if not args:
+        return Connect(None)
+    if len(args) == 1 and _CODE.fullmatch(args[0]):
+        return Connect(args[0])
+    return None
+
+
+def _board(args: list[str], _text: str) -> Command | None:
+    if args and args[0].lower() == "join":
+        if len(args) == 1:
+            return BoardJoin(None)
+        if len(args) == 2 and _CODE.fullmatch(args[1]):
+            return BoardJoin(args[1])
+    return None
+
+
+def _announce(args: list[str], _text: str) -> Command | None:
+    if len(args) == 1:
+        if args[0].lower() == "off":
+            return Announce(None)
+        if _CHANNEL.fullmatch(args[0]):
+            channel = args[0]
+            return Announce(channel if channel.startswith("<") else channel.lstrip("#"))
+    return None
+
+
+def _admins(args: list[str], _text: str) -> Command | None:
+    if not args:
+        return Admins()
+    if len(args) >= 2 and args[0].lower() in ("add", "remove"):
+        names = tuple(a.lstrip("@") for a in args[1:])
+        return Admins(add=names) if args[0].lower() == "add" else Admins(remove=names)
+    return None
+
+
+_PARSERS = {
+    "help": _exact(Help()),
+    "vote": _vote(True),
+    "unvote": _vote(False),
+    "top": _top,
+    "list": _list,
+    "search": _search,
+    "show": _one_number(Show),
+    "who": _one_number(Who),
+    "merge": _merge,
+    "unmerge": _one_number(Unmerge),
+    "status": _status,
+    "ship": _ship,
+    "tag": _tag,
+    "link": _link,
+    "mute": _exact(Mute(True)),
+    "unmute": _exact(Mute(False)),
+    "connect": _connect,
+    "board": _board,
+    "export": _exact(Export()),
+    "announce": _announce,
+    "admins": _admins,
+}
+
+HELP = """\
+/feedback <text> — log feedback (or react 💡 on any message)
+/feedback vote #N · unvote #N — one vote per person (or react 👍 on the card)
+/feedback top [n] — the board by demand
+/feedback list [status] [tag:x] [page] — filter the board (status: open, new, planned, \
+in-progress, shipped, declined, all)
+/feedback search <words> · show #N · who #N — find an item, see it, see who is behind it
+/feedback mute · unmute — stop or start ship notices by DM
+/feedback connect [code] — count as one person across Slack and Discord
+Admins: merge #A into #B · unmerge #A · status #N planned|in-progress|declined|new [note] · \
+ship #N [note] · tag #N +x -y · link #N <metric> · export · announce <channel>|off · \
+admins [add|remove <user>] · board join [code]"""

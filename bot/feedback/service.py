@@ -1,0 +1,665 @@
+"""The feedback board's use cases. Adapters call these through the router.
+
+Demand is kept exact on every change: a ledger row per (group, person) counts how
+often that person stands behind the group (as requester or voter), and a root's
+``demand`` is the number of its rows. Merge and unmerge move ledger weights and
+change only the merge link, so unmerge restores exactly what merge changed.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.clock import Clock
+from bot.context import Caller, ChatMessage
+from bot.errors import BadInput, MergeRefused, NotAllowed, TextTooLong, UnknownItem
+from bot.feedback.suggest import DuplicateFinder
+from bot.feedback.views import (
+    Backers,
+    Captured,
+    ItemView,
+    Page,
+    ShipOutcome,
+    SourceView,
+    Suggestion,
+    VoteOutcome,
+)
+from bot.notify.ship import queue_ship_notices
+from bot.text import MAX_FEEDBACK_CHARS
+from storage.models import Handshake, Item, ItemSource, Person, Workspace
+from storage.repositories import OPEN_STATUSES, BoardRepository
+from storage.uow import Database, UnitOfWork
+
+CODE_TTL = timedelta(minutes=15)
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+PAGE_SIZE = 10
+
+
+@dataclass
+class Scope:
+    """The caller's workspace, board and person inside one unit of work."""
+
+    uow: UnitOfWork
+    workspace: Workspace
+    person: Person
+    repo: BoardRepository
+
+    @property
+    def board_id(self) -> int:
+        return self.workspace.board_id
+
+
+class FeedbackService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        finder: DuplicateFinder | None = None,
+        make_code: Callable[[], str] | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.finder = finder or DuplicateFinder()
+        self.make_code = make_code or (
+            lambda: "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+        )
+
+    # -- scope and permissions -----------------------------------------------
+
+    def _scope(self, uow: UnitOfWork, caller: Caller) -> Scope:
+        now = self.clock.now()
+        workspace = uow.workspaces.ensure(
+            caller.platform, caller.workspace, caller.workspace_name or caller.workspace, now
+        )
+        person = uow.people.ensure(workspace.id, caller.user, caller.name, now)
+        return Scope(uow, workspace, person, uow.board(workspace.board_id))
+
+    def is_admin(self, uow: UnitOfWork, workspace: Workspace, caller: Caller) -> bool:
+        if caller.is_platform_admin:
+            return True
+        admins = uow.workspaces.setting(workspace.id, "admins") or []
+        return caller.user in admins or caller.name in admins
+
+    def _require_admin(self, scope: Scope, caller: Caller, action: str) -> None:
+        if not self.is_admin(scope.uow, scope.workspace, caller):
+            raise NotAllowed(action)
+
+    def _item(self, scope: Scope, number: int, *, lock: bool = False) -> Item:
+        item = scope.repo.item(number, lock=lock)
+        if item is None:
+            raise UnknownItem(number)
+        return item
+
+    # -- capture ---------------------------------------------------------------
+
+    def capture(
+        self,
+        caller: Caller,
+        text: str,
+        *,
+        via: str = "command",
+        message: ChatMessage | None = None,
+    ) -> Captured:
+        """Log feedback. With ``message``, it is somebody's chat message and its
+        author is the requester; capturing the same message twice gives the
+        existing item."""
+        text = text.strip()
+        if not text:
+            raise BadInput("There is nothing to log: write the feedback after /feedback.")
+        if len(text) > MAX_FEEDBACK_CHARS:
+            raise TextTooLong(len(text), MAX_FEEDBACK_CHARS)
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            repo = scope.repo
+            requester = scope.person
+            if message is not None:
+                existing = repo.item_for_message(
+                    scope.workspace.id, message.channel, message.message_id
+                )
+                if existing is not None:
+                    return Captured(self._view(scope, existing), created=False)
+                requester = uow.people.ensure(
+                    scope.workspace.id, message.author, message.author_name, now
+                )
+            item = repo.add_item(text, requester.id, now)
+            repo.add_demand(item.id, repo.bump_member(item.id, requester.id, 1))
+            repo.add_source(
+                ItemSource(
+                    item_id=item.id,
+                    via=via,
+                    workspace_id=scope.workspace.id,
+                    channel=message.channel if message else caller.channel,
+                    message_id=message.message_id if message else None,
+                    permalink=message.permalink if message else None,
+                    author_id=requester.id,
+                    captured_by_id=scope.person.id,
+                    captured_at=now,
+                )
+            )
+            if message is not None:
+                repo.remember_message(
+                    item.id, scope.workspace.id, message.channel, message.message_id, "source"
+                )
+            suggestions = self._suggest(scope, text, exclude={item.id})
+            uow.session.refresh(item)
+            view = self._view(scope, item)
+            uow.commit()
+        return Captured(
+            view,
+            created=True,
+            suggestions=tuple(suggestions),
+            thread_of=message.message_id if message else None,
+        )
+
+    def _suggest(self, scope: Scope, text: str, exclude: set[int]) -> list[Suggestion]:
+        matches = self.finder.search(scope.repo, text, limit=8, exclude=exclude)
+        out: list[Suggestion] = []
+        seen: set[int] = set()
+        for item_id, _score in matches:
+            item = scope.repo.item_by_id(item_id)
+            root = item if item.root_id == item.id else scope.repo.item_by_id(item.root_id or 0)
+            if root.id in seen or root.id in exclude:
+                continue
+            seen.add(root.id)
+            out.append(
+                Suggestion(
+                    number=root.number,
+                    text=root.text,
+                    status=root.status,
+                    demand=root.demand,
+                    via=item.number if root.id != item.id else None,
+                )
+            )
+            if len(out) == 3:
+                break
+        return out
+
+    def remember_card(self, caller: Caller, number: int, channel: str, message_id: str) -> None:
+        """The adapter posted item ``number``'s card: reactions on it now vote."""
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            item = self._item(scope, number)
+            scope.repo.remember_message(item.id, scope.workspace.id, channel, message_id, "card")
+            uow.commit()
+
+    def item_for_message(self, caller: Caller, channel: str, message_id: str) -> int | None:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            item = scope.repo.item_for_message(scope.workspace.id, channel, message_id)
+            uow.commit()
+            return None if item is None else item.number
+
+    # -- votes -----------------------------------------------------------------
+
+    def vote(self, caller: Caller, number: int, *, add: bool = True) -> VoteOutcome:
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            repo = scope.repo
+            item = self._item(scope, number)
+            root_id = self._lock_group_of(repo, item)
+            changed = (
+                repo.add_vote(item.id, scope.person.id, now)
+                if add
+                else repo.remove_vote(item.id, scope.person.id)
+            )
+            if changed:
+                repo.add_demand(
+                    root_id, repo.bump_member(root_id, scope.person.id, 1 if add else -1)
+                )
+            uow.session.expire_all()
+            view = self._view(scope, repo.item_by_id(item.id))
+            uow.commit()
+        return VoteOutcome(view, changed=changed, added=add)
+
+    def vote_on_message(
+        self, caller: Caller, channel: str, message_id: str, *, add: bool
+    ) -> VoteOutcome | None:
+        """A vote reaction on a card or a captured message; None if it is neither."""
+        number = self.item_for_message(caller, channel, message_id)
+        return None if number is None else self.vote(caller, number, add=add)
+
+    @staticmethod
+    def _lock_group_of(repo: BoardRepository, item: Item) -> int:
+        """Lock the item's group head; retry if a merge moved it meanwhile."""
+        while True:
+            root_id = item.root_id or item.id
+            repo.lock_roots(root_id)
+            repo.session.refresh(item)
+            if item.root_id == root_id:
+                return root_id
+
+    # -- board views -----------------------------------------------------------
+
+    def top(self, caller: Caller, limit: int) -> list[ItemView]:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            items = scope.repo.top(limit)
+            views = self._views(scope, items)
+            uow.commit()
+            return views
+
+    def list(self, caller: Caller, status: str | None, tag: str | None, page: int) -> Page:
+        statuses = {
+            None: OPEN_STATUSES,
+            "open": OPEN_STATUSES,
+            "all": ("new", "planned", "in-progress", "shipped", "declined"),
+        }.get(status, (status,))
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            items, total = scope.repo.page(statuses, tag, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+            views = self._views(scope, items)
+            uow.commit()
+        return Page(views, total, page, max(1, math.ceil(total / PAGE_SIZE)))
+
+    def search(self, caller: Caller, words: tuple[str, ...]) -> list[ItemView]:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            items = scope.repo.search(words, limit=10)
+            if not items:
+                found = self.finder.search(scope.repo, " ".join(words), limit=5, exclude=set())
+                items = [scope.repo.item_by_id(item_id) for item_id, _ in found]
+            views = self._views(scope, items)
+            uow.commit()
+            return views
+
+    def show(self, caller: Caller, number: int) -> ItemView:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            view = self._view(scope, self._item(scope, number), detail=True)
+            uow.commit()
+            return view
+
+    def who(self, caller: Caller, number: int) -> Backers:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            item = self._item(scope, number)
+            members = scope.repo.members(item.root_id or item.id)
+            names = uow.people.names(members)
+            view = self._view(scope, item)
+            uow.commit()
+        return Backers(view, sorted(names.values(), key=str.casefold))
+
+    # -- merges ----------------------------------------------------------------
+
+    def merge(self, caller: Caller, number: int, into: int) -> tuple[ItemView, ItemView]:
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            self._require_admin(scope, caller, "merge items")
+            repo = scope.repo
+            if number == into:
+                raise MergeRefused(f"#{number} can't be merged into itself.")
+            item, target = self._item(scope, number), self._item(scope, into)
+            repo.lock_roots(item.root_id or item.id, target.root_id or target.id)
+            uow.session.refresh(item)
+            uow.session.refresh(target)
+            if target.root_id == item.id:
+                raise MergeRefused(
+                    f"#{into} is already merged into #{number}: that merge would make a cycle."
+                )
+            if item.merged_into_id is not None:
+                parent = repo.item_by_id(item.merged_into_id)
+                raise MergeRefused(
+                    f"#{number} is already merged into #{parent.number}; unmerge it first."
+                )
+            if target.merged_into_id is not None:
+                head = repo.item_by_id(target.root_id or 0)
+                raise MergeRefused(
+                    f"#{into} is merged into #{head.number}; merge into #{head.number} instead."
+                )
+            moved = [i.id for i in repo.group(item.id)]
+            repo.move_members(item.id, target.id, Counter(repo.members(item.id)))
+            repo.set_root(moved, target.id)
+            item.merged_into_id = target.id
+            item.updated_at = now
+            repo.log_merge(item.id, target.id, "merge", scope.person.id, now)
+            uow.session.flush()
+            uow.session.expire_all()
+            views = (
+                self._view(scope, repo.item_by_id(item.id)),
+                self._view(scope, repo.item_by_id(target.id)),
+            )
+            uow.commit()
+        return views
+
+    def unmerge(self, caller: Caller, number: int) -> tuple[ItemView, ItemView]:
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            self._require_admin(scope, caller, "unmerge items")
+            repo = scope.repo
+            item = self._item(scope, number)
+            if item.merged_into_id is None:
+                raise MergeRefused(f"#{number} is not merged into anything.")
+            root_id = self._lock_group_of(repo, item)
+            parent_id = item.merged_into_id
+            group = repo.group(root_id)
+            subtree = _subtree(item.id, group)
+            repo.move_members(root_id, item.id, repo.contributions(subtree))
+            repo.set_root([i.id for i in subtree], item.id)
+            item.merged_into_id = None
+            item.updated_at = now
+            repo.log_merge(item.id, parent_id, "unmerge", scope.person.id, now)
+            uow.session.flush()
+            uow.session.expire_all()
+            views = (
+                self._view(scope, repo.item_by_id(item.id)),
+                self._view(scope, repo.item_by_id(parent_id)),
+            )
+            uow.commit()
+        return views
+
+    # -- status, ship, tags, links ----------------------------------------------
+
+    def set_status(
+        self, caller: Caller, number: int, status: str, note: str | None
+    ) -> tuple[ItemView, str]:
+        """Returns the group head's view and its previous status."""
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            self._require_admin(scope, caller, "change an item's status")
+            item = self._item(scope, number)
+            head = scope.repo.item_by_id(self._lock_group_of(scope.repo, item))
+            previous = head.status
+            if previous == status:
+                raise BadInput(f"#{head.number} is already {status}.")
+            head.status = status
+            head.updated_at = now
+            scope.repo.log_status(head.id, status, note, scope.person.id, now)
+            uow.session.flush()
+            view = self._view(scope, head)
+            uow.commit()
+        return view, previous
+
+    def ship(self, caller: Caller, number: int, note: str | None) -> ShipOutcome:
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            self._require_admin(scope, caller, "ship items")
+            item = self._item(scope, number)
+            head = scope.repo.item_by_id(self._lock_group_of(scope.repo, item))
+            if head.status == "shipped":
+                shipped_at = next(
+                    (
+                        c.at
+                        for c in reversed(scope.repo.status_history(head.id))
+                        if c.status == "shipped"
+                    ),
+                    None,
+                )
+                return ShipOutcome(self._view(scope, head), already=True, shipped_at=shipped_at)
+            head.status = "shipped"
+            head.updated_at = now
+            scope.repo.log_status(head.id, "shipped", note, scope.person.id, now)
+            queued = queue_ship_notices(uow, scope.repo, head, note, now)
+            uow.session.flush()
+            view = self._view(scope, head)
+            uow.commit()
+        return ShipOutcome(
+            view,
+            already=False,
+            people=queued.people,
+            threads=queued.threads,
+            announcements=queued.announcements,
+            muted=queued.muted,
+            shipped_at=now,
+        )
+
+    def tag(
+        self, caller: Caller, number: int, add: tuple[str, ...], remove: tuple[str, ...]
+    ) -> ItemView:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            self._require_admin(scope, caller, "tag items")
+            item = self._item(scope, number)
+            for tag in add:
+                scope.repo.add_tag(item.id, tag)
+            for tag in remove:
+                scope.repo.remove_tag(item.id, tag)
+            view = self._view(scope, item)
+            uow.commit()
+            return view
+
+    def link(
+        self,
+        caller: Caller,
+        number: int,
+        metric: str | None,
+        known_metrics: set[str] | None = None,
+    ) -> ItemView:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            self._require_admin(scope, caller, "link items to metrics")
+            item = self._item(scope, number)
+            if metric is not None and known_metrics is not None and metric not in known_metrics:
+                names = ", ".join(sorted(known_metrics)) or "none are defined"
+                raise BadInput(f"There is no metric “{metric}” (known: {names}).")
+            item.linked_metric = metric
+            uow.session.flush()
+            view = self._view(scope, item)
+            uow.commit()
+            return view
+
+    # -- people ------------------------------------------------------------------
+
+    def set_muted(self, caller: Caller, muted: bool) -> bool:
+        """Returns whether anything changed."""
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            changed = scope.person.muted != muted
+            scope.person.muted = muted
+            uow.commit()
+            return changed
+
+    def connect(self, caller: Caller, code: str | None) -> tuple[str, str | None]:
+        """Without a code: a new one-time code. With one: link the two identities.
+        Returns (code or "", the other identity's description)."""
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            if code is None:
+                new_code = self.make_code()
+                uow.workspaces.add_handshake(
+                    Handshake(
+                        code=new_code,
+                        kind="connect",
+                        workspace_id=scope.workspace.id,
+                        person_id=scope.person.id,
+                        expires_at=now + CODE_TTL,
+                        used_at=None,
+                    )
+                )
+                uow.commit()
+                return new_code, None
+            handshake = self._redeem(uow, code, "connect", now)
+            if handshake.person_id == scope.person.id:
+                raise BadInput("That code is already yours here: give it on your other account.")
+            other = uow.workspaces.by_id(handshake.workspace_id)
+            uow.people.absorb(keep_id=handshake.person_id, gone_id=scope.person.id)
+            handshake.used_at = now
+            uow.commit()
+            return "", f"{other.platform} ({other.name})"
+
+    def board_join(self, caller: Caller, code: str | None) -> tuple[str, tuple[int, int] | None]:
+        """Without a code: a code that lets another workspace join this board.
+        With one: this workspace's board, and everything on it, joins the code's."""
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            self._require_admin(scope, caller, "join boards")
+            if code is None:
+                new_code = self.make_code()
+                uow.workspaces.add_handshake(
+                    Handshake(
+                        code=new_code,
+                        kind="board_join",
+                        workspace_id=scope.workspace.id,
+                        person_id=scope.person.id,
+                        expires_at=now + CODE_TTL,
+                        used_at=None,
+                    )
+                )
+                uow.commit()
+                return new_code, None
+            handshake = self._redeem(uow, code, "board_join", now)
+            target = uow.workspaces.by_id(handshake.workspace_id)
+            if target.board_id == scope.board_id:
+                raise BadInput("This workspace already shares that board.")
+            source_board = scope.board_id
+            moved = uow.workspaces.move_board(source_board, target.board_id)
+            handshake.used_at = now
+            uow.commit()
+        self.finder.forget(source_board)
+        self.finder.forget(target.board_id)
+        return target.name, moved if moved[1] >= moved[0] else None
+
+    @staticmethod
+    def _redeem(uow: UnitOfWork, code: str, kind: str, now: datetime) -> Handshake:
+        handshake = uow.workspaces.handshake(code.strip().upper().replace("-", ""))
+        if handshake is None or handshake.kind != kind:
+            raise BadInput("That code is not valid: ask for a new one.")
+        if handshake.used_at is not None:
+            raise BadInput("That code was already used: ask for a new one.")
+        if handshake.expires_at < now:
+            raise BadInput("That code has expired (codes last 15 minutes): ask for a new one.")
+        return handshake
+
+    # -- workspace settings -------------------------------------------------------
+
+    def set_announce_channel(self, caller: Caller, channel: str | None) -> None:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            self._require_admin(scope, caller, "set the announcement channel")
+            uow.workspaces.set_setting(scope.workspace.id, "announce_channel", channel)
+            uow.commit()
+
+    def admins(
+        self, caller: Caller, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()
+    ) -> list[str]:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            current: list[str] = list(uow.workspaces.setting(scope.workspace.id, "admins") or [])
+            if add or remove:
+                self._require_admin(scope, caller, "change the admin list")
+                current = [a for a in current if a not in remove]
+                current += [a for a in add if a not in current]
+                uow.workspaces.set_setting(scope.workspace.id, "admins", current)
+            uow.commit()
+            return current
+
+    def board_items(self, caller: Caller, *, admin_only: bool = False) -> list[ItemView]:
+        """Every item of the caller's board, for export."""
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            if admin_only:
+                self._require_admin(scope, caller, "export the board")
+            views = self._views(scope, scope.repo.all_items())
+            uow.commit()
+            return views
+
+    def board_items_of(self, workspace_id: int) -> list[ItemView]:
+        """Every item of a workspace's board (the command line's export)."""
+        with self.db.uow() as uow:
+            workspace = uow.workspaces.by_id(workspace_id)
+            scope = Scope(
+                uow, workspace, Person(display_name="", muted=False), uow.board(workspace.board_id)
+            )
+            return self._views(scope, scope.repo.all_items())
+
+    def configure_admins(
+        self, platform: str, workspace: str, add: Iterable[str], remove: Iterable[str]
+    ) -> list[str]:
+        """The operator's way in: edit a workspace's admin list from the command line."""
+        with self.db.uow() as uow:
+            ws = uow.workspaces.ensure(platform, workspace, workspace, self.clock.now())
+            current = [a for a in uow.workspaces.setting(ws.id, "admins") or [] if a not in remove]
+            current += [a for a in add if a not in current]
+            uow.workspaces.set_setting(ws.id, "admins", current)
+            uow.commit()
+            return current
+
+    # -- views -------------------------------------------------------------------
+
+    def _views(self, scope: Scope, items: list[Item]) -> list[ItemView]:
+        repo = scope.repo
+        ids = [i.id for i in items]
+        heads = {i.root_id for i in items if i.root_id not in (None, i.id)}
+        head_items = {i.id: i for i in (repo.item_by_id(h) for h in heads if h)}
+        parents = repo.numbers(i.merged_into_id for i in items if i.merged_into_id)
+        votes = repo.vote_counts(ids)
+        tags = repo.tags(ids)
+        names = scope.uow.people.names(i.requester_id for i in items)
+        out = []
+        for item in items:
+            head = head_items.get(item.root_id or 0, item)
+            out.append(
+                ItemView(
+                    number=item.number,
+                    text=item.text,
+                    status=head.status if head is not item else item.status,
+                    demand=head.demand,
+                    votes=votes.get(item.id, 0),
+                    requester=names.get(item.requester_id, "?"),
+                    created_at=item.created_at,
+                    tags=tuple(tags.get(item.id, ())),
+                    merged_into=parents.get(item.merged_into_id or 0),
+                    root=head.number if head is not item else None,
+                    linked_metric=item.linked_metric,
+                )
+            )
+        return out
+
+    def _view(self, scope: Scope, item: Item, *, detail: bool = False) -> ItemView:
+        view = self._views(scope, [item])[0]
+        if not detail:
+            return view
+        repo = scope.repo
+        merged = tuple(i.number for i in repo.merged_into(item.id))
+        sources = repo.sources([item.id])
+        names = scope.uow.people.names(
+            [s.author_id for s in sources] + [s.captured_by_id for s in sources]
+        )
+        workspaces = {w.id: w for w in scope.uow.workspaces.of_board(scope.board_id)}
+        source_views = tuple(
+            SourceView(
+                via=s.via,
+                platform=workspaces[s.workspace_id].platform
+                if s.workspace_id in workspaces
+                else None,
+                workspace=workspaces[s.workspace_id].name if s.workspace_id in workspaces else None,
+                channel=s.channel,
+                message_id=s.message_id,
+                permalink=s.permalink,
+                author=names.get(s.author_id, "?"),
+                captured_by=names.get(s.captured_by_id, "?"),
+                captured_at=s.captured_at,
+            )
+            for s in sources
+        )
+        history = tuple((c.status, c.note, c.at) for c in repo.status_history(item.id))
+        return ItemView(
+            **{**view.__dict__, "merged_items": merged, "sources": source_views, "history": history}
+        )
+
+
+def _subtree(item_id: int, group: list[Item]) -> list[Item]:
+    """``item_id`` and every item merged into it, directly or transitively."""
+    children: dict[int, list[Item]] = {}
+    by_id = {i.id: i for i in group}
+    for i in group:
+        if i.merged_into_id is not None:
+            children.setdefault(i.merged_into_id, []).append(i)
+    out, stack = [], [by_id[item_id]]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(children.get(node.id, ()))
+    return out

@@ -1,0 +1,75 @@
+"""Ship notices, queued in the outbox in the same transaction as the status change.
+
+Each notice has a dedupe key naming the group and the recipient, so a second
+``ship``, a retry or a crash never queues one twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.models import Item
+from storage.repositories import BoardRepository
+from storage.uow import UnitOfWork
+
+JOB = "ship_notice"
+
+
+@dataclass(frozen=True)
+class Queued:
+    people: int
+    threads: int
+    announcements: int
+    muted: int
+
+
+def queue_ship_notices(
+    uow: UnitOfWork, repo: BoardRepository, head: Item, note: str | None, now: datetime
+) -> Queued:
+    base = {"item_number": head.number, "text": head.text, "note": note}
+    people = muted = threads = announcements = 0
+    for person_id in sorted(repo.members(head.id)):
+        if uow.people.get(person_id).muted:
+            muted += 1
+            continue
+        people += uow.outbox.enqueue(
+            repo.board_id,
+            f"ship:{head.id}:person:{person_id}",
+            JOB,
+            {**base, "kind": "dm", "person_id": person_id},
+            now,
+        )
+    group = repo.group(head.id)
+    for source in repo.sources(i.id for i in group):
+        if source.message_id and source.channel and source.workspace_id:
+            threads += uow.outbox.enqueue(
+                repo.board_id,
+                f"ship:{head.id}:source:{source.id}",
+                JOB,
+                {
+                    **base,
+                    "kind": "thread",
+                    "workspace_id": source.workspace_id,
+                    "channel": source.channel,
+                    "thread": source.message_id,
+                },
+                now,
+            )
+    for workspace in uow.workspaces.of_board(repo.board_id):
+        channel = uow.workspaces.setting(workspace.id, "announce_channel")
+        if channel:
+            announcements += uow.outbox.enqueue(
+                repo.board_id,
+                f"ship:{head.id}:announce:{workspace.id}",
+                JOB,
+                {
+                    **base,
+                    "kind": "announce",
+                    "workspace_id": workspace.id,
+                    "channel": channel,
+                    "demand": head.demand,
+                },
+                now,
+            )
+    return Queued(people, threads, announcements, muted)

@@ -1,0 +1,271 @@
+"""The database schema: SQLAlchemy 2 typed models.
+
+Every board-owned row carries ``board_id`` so that a repository scoped to one
+board can filter on it and no query crosses boards. People are the exception:
+a person may speak on several platforms (identities), and identities belong to
+a workspace, which belongs to a board.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class Board(Base):
+    __tablename__ = "boards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    next_number: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+
+
+class Workspace(Base):
+    """One Slack team, Discord guild or console, attached to exactly one board."""
+
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Person(Base):
+    """A human, possibly known under several platform identities."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    muted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("workspace_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    external_id: Mapped[str] = mapped_column(String(100))
+    display_name: Mapped[str] = mapped_column(String(200))
+
+
+class Item(Base):
+    """A feedback item. ``root_id`` is the head of its merge group (itself when
+    not merged); ``demand`` is maintained on roots only (0 on merged items)."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("board_id", "number"),
+        Index("ix_items_board_demand", "board_id", "demand", "number"),
+        Index("ix_items_root", "root_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    requester_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
+    root_id: Mapped[int | None] = mapped_column(Integer)
+    demand: Mapped[int] = mapped_column(Integer, default=0)
+    linked_metric: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ItemSource(Base):
+    """Where an item was captured, and who captured it."""
+
+    __tablename__ = "item_sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    via: Mapped[str] = mapped_column(String(20))
+    workspace_id: Mapped[int | None] = mapped_column(ForeignKey("workspaces.id"))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    message_id: Mapped[str | None] = mapped_column(String(100))
+    permalink: Mapped[str | None] = mapped_column(String(500))
+    author_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    captured_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    captured_at: Mapped[datetime]
+
+
+class MessageRef(Base):
+    """A chat message that stands for an item: a captured source or the bot's card."""
+
+    __tablename__ = "message_refs"
+    __table_args__ = (UniqueConstraint("workspace_id", "channel", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    channel: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(10))
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("item_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    created_at: Mapped[datetime]
+
+
+class GroupMember(Base):
+    """How many times (as requester or voter) a person stands behind a merge group.
+
+    Demand of a root = number of its rows; kept exact on every change so that
+    board views never recount.
+    """
+
+    __tablename__ = "group_members"
+
+    root_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True, index=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"), index=True)
+    weight: Mapped[int] = mapped_column(Integer)
+
+
+class MergeEvent(Base):
+    __tablename__ = "merge_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    into_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    action: Mapped[str] = mapped_column(String(10))
+    by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime]
+
+
+class StatusChange(Base):
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    at: Mapped[datetime]
+
+
+class ItemTag(Base):
+    __tablename__ = "item_tags"
+    __table_args__ = (
+        UniqueConstraint("item_id", "tag"),
+        Index("ix_item_tags_tag", "board_id", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    tag: Mapped[str] = mapped_column(String(50))
+
+
+class OutboxMessage(Base):
+    """A notice to deliver, written in the transaction that caused it.
+
+    ``dedupe_key`` is unique per board, so a repeated cause never queues twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("board_id", "dedupe_key"),
+        Index("ix_outbox_due", "state", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    job: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime]
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    value: Mapped[dict[str, Any]]
+
+
+class Handshake(Base):
+    """A one-time code: connect two identities, or join a workspace to a board."""
+
+    __tablename__ = "handshakes"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

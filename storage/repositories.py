@@ -1,0 +1,673 @@
+"""Repositories: the queries the services need, and nothing that crosses boards."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.models import (
+    Board,
+    GroupMember,
+    Handshake,
+    Identity,
+    Item,
+    ItemSource,
+    ItemTag,
+    MergeEvent,
+    MessageRef,
+    OutboxMessage,
+    Person,
+    Setting,
+    StatusChange,
+    Vote,
+    Workspace,
+)
+
+OPEN_STATUSES = ("new", "planned", "in-progress")
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+class WorkspaceRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, platform: str, external_id: str) -> Workspace | None:
+        return self.session.scalar(
+            select(Workspace).where(
+                Workspace.platform == platform, Workspace.external_id == external_id
+            )
+        )
+
+    def by_id(self, workspace_id: int) -> Workspace:
+        return self.session.get_one(Workspace, workspace_id)
+
+    def by_name(self, name: str) -> Workspace | None:
+        return self.session.scalar(
+            select(Workspace).where(or_(Workspace.name == name, Workspace.external_id == name))
+        )
+
+    def ensure(self, platform: str, external_id: str, name: str, now: datetime) -> Workspace:
+        """The workspace, created with a board of its own the first time it speaks."""
+        found = self.get(platform, external_id)
+        if found is not None:
+            return found
+        board = Board(name=name, next_number=1, created_at=now)
+        self.session.add(board)
+        self.session.flush()
+        workspace = Workspace(
+            board_id=board.id, platform=platform, external_id=external_id, name=name, created_at=now
+        )
+        self.session.add(workspace)
+        self.session.flush()
+        return workspace
+
+    def of_board(self, board_id: int) -> list[Workspace]:
+        return list(
+            self.session.scalars(
+                select(Workspace).where(Workspace.board_id == board_id).order_by(Workspace.id)
+            )
+        )
+
+    def setting(self, workspace_id: int, key: str) -> Any:
+        row = self.session.scalar(
+            select(Setting).where(Setting.workspace_id == workspace_id, Setting.key == key)
+        )
+        return None if row is None else row.value.get("v")
+
+    def set_setting(self, workspace_id: int, key: str, value: Any) -> None:
+        row = self.session.scalar(
+            select(Setting).where(Setting.workspace_id == workspace_id, Setting.key == key)
+        )
+        if row is None:
+            self.session.add(Setting(workspace_id=workspace_id, key=key, value={"v": value}))
+        else:
+            row.value = {"v": value}
+
+    def add_handshake(self, handshake: Handshake) -> None:
+        self.session.add(handshake)
+        self.session.flush()
+
+    def handshake(self, code: str) -> Handshake | None:
+        return self.session.get(Handshake, code, with_for_update=True)
+
+    def move_board(self, source_id: int, target_id: int) -> tuple[int, int]:
+        """Move every row of board ``source_id`` onto ``target_id``, renumbering its
+        items after the target's. Returns the new numbers' range (first, last)."""
+        target = self.session.get_one(Board, target_id, with_for_update=True)
+        source = self.session.get_one(Board, source_id, with_for_update=True)
+        offset = target.next_number - 1
+        moved = source.next_number - 1
+        self.session.execute(
+            update(Item)
+            .where(Item.board_id == source_id)
+            .values(number=Item.number + offset + 1_000_000_000)
+        )
+        self.session.execute(
+            update(Item)
+            .where(Item.board_id == source_id)
+            .values(number=Item.number - 1_000_000_000, board_id=target_id)
+        )
+        for model in (
+            ItemSource,
+            MessageRef,
+            Vote,
+            GroupMember,
+            MergeEvent,
+            StatusChange,
+            ItemTag,
+            OutboxMessage,
+            Workspace,
+        ):
+            self.session.execute(
+                update(model).where(model.board_id == source_id).values(board_id=target_id)
+            )
+        target.next_number += moved
+        source.next_number = 1
+        self.session.flush()
+        return offset + 1, offset + moved
+
+
+class PeopleRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def identity(self, workspace_id: int, external_id: str) -> Identity | None:
+        return self.session.scalar(
+            select(Identity).where(
+                Identity.workspace_id == workspace_id, Identity.external_id == external_id
+            )
+        )
+
+    def ensure(self, workspace_id: int, external_id: str, name: str, now: datetime) -> Person:
+        identity = self.identity(workspace_id, external_id)
+        if identity is None:
+            person = Person(display_name=name, muted=False, created_at=now)
+            self.session.add(person)
+            self.session.flush()
+            self.session.add(
+                Identity(
+                    person_id=person.id,
+                    workspace_id=workspace_id,
+                    external_id=external_id,
+                    display_name=name,
+                )
+            )
+            self.session.flush()
+            return person
+        person = self.session.get_one(Person, identity.person_id)
+        if name and identity.display_name != name:
+            identity.display_name = name
+            person.display_name = name
+        return person
+
+    def get(self, person_id: int) -> Person:
+        return self.session.get_one(Person, person_id)
+
+    def names(self, person_ids: Iterable[int]) -> dict[int, str]:
+        ids = set(person_ids)
+        if not ids:
+            return {}
+        rows = self.session.execute(
+            select(Person.id, Person.display_name).where(Person.id.in_(ids))
+        )
+        return dict(rows.tuples().all())
+
+    def identities(self, person_id: int) -> list[tuple[Identity, Workspace]]:
+        rows = self.session.execute(
+            select(Identity, Workspace)
+            .join(Workspace, Workspace.id == Identity.workspace_id)
+            .where(Identity.person_id == person_id)
+            .order_by(Identity.id)
+        )
+        return [(i, w) for i, w in rows.tuples()]
+
+    def absorb(self, keep_id: int, gone_id: int) -> None:
+        """Make person ``gone_id`` part of ``keep_id``: identities, votes, requests,
+        and the demand ledger, with no person counted twice anywhere."""
+        s = self.session
+        # Ledger first: where both stand behind a group, fold weights into one row.
+        for row in list(s.scalars(select(GroupMember).where(GroupMember.person_id == gone_id))):
+            keep = s.get(GroupMember, (row.root_id, keep_id))
+            if keep is None:
+                s.add(
+                    GroupMember(
+                        root_id=row.root_id,
+                        person_id=keep_id,
+                        board_id=row.board_id,
+                        weight=row.weight,
+                    )
+                )
+            else:
+                keep.weight += row.weight
+                s.execute(update(Item).where(Item.id == row.root_id).values(demand=Item.demand - 1))
+            s.delete(row)
+        s.flush()
+        # Votes cast by both on one item become one vote.
+        kept_items = select(Vote.item_id).where(Vote.person_id == keep_id)
+        for vote in list(
+            s.scalars(select(Vote).where(Vote.person_id == gone_id, Vote.item_id.in_(kept_items)))
+        ):
+            root_id = s.scalar(select(Item.root_id).where(Item.id == vote.item_id))
+            member = s.get_one(GroupMember, (root_id, keep_id))
+            member.weight -= 1
+            s.delete(vote)
+        s.flush()
+        s.execute(update(Vote).where(Vote.person_id == gone_id).values(person_id=keep_id))
+        s.execute(update(Item).where(Item.requester_id == gone_id).values(requester_id=keep_id))
+        s.execute(
+            update(ItemSource).where(ItemSource.author_id == gone_id).values(author_id=keep_id)
+        )
+        s.execute(
+            update(ItemSource)
+            .where(ItemSource.captured_by_id == gone_id)
+            .values(captured_by_id=keep_id)
+        )
+        s.execute(update(Identity).where(Identity.person_id == gone_id).values(person_id=keep_id))
+        gone = s.get_one(Person, gone_id)
+        keep = s.get_one(Person, keep_id)
+        keep.muted = keep.muted or gone.muted
+        s.flush()
+
+
+class BoardRepository:
+    """Every query here is filtered on one board."""
+
+    def __init__(self, session: Session, board_id: int) -> None:
+        self.session = session
+        self.board_id = board_id
+
+    # -- items ---------------------------------------------------------------
+
+    def _items(self) -> Select[tuple[Item]]:
+        return select(Item).where(Item.board_id == self.board_id)
+
+    def take_number(self) -> int:
+        number = self.session.scalar(
+            update(Board)
+            .where(Board.id == self.board_id)
+            .values(next_number=Board.next_number + 1)
+            .returning(Board.next_number)
+        )
+        assert number is not None
+        return number - 1
+
+    def add_item(self, text: str, requester_id: int, now: datetime) -> Item:
+        item = Item(
+            board_id=self.board_id,
+            number=self.take_number(),
+            text=text,
+            status="new",
+            requester_id=requester_id,
+            demand=0,
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(item)
+        self.session.flush()
+        item.root_id = item.id
+        self.session.flush()
+        return item
+
+    def item(self, number: int, *, lock: bool = False) -> Item | None:
+        query = self._items().where(Item.number == number)
+        if lock:
+            query = query.with_for_update()
+        return self.session.scalar(query)
+
+    def item_by_id(self, item_id: int, *, lock: bool = False) -> Item:
+        query = self._items().where(Item.id == item_id)
+        if lock:
+            query = query.with_for_update()
+        item = self.session.scalar(query)
+        assert item is not None, f"item id {item_id} is not on board {self.board_id}"
+        return item
+
+    def lock_roots(self, *item_ids: int) -> None:
+        """Serialize changes to merge groups: always lock in id order."""
+        for item_id in sorted(set(item_ids)):
+            self.session.execute(select(Item.id).where(Item.id == item_id).with_for_update()).all()
+
+    def numbers(self, item_ids: Iterable[int]) -> dict[int, int]:
+        ids = set(item_ids)
+        if not ids:
+            return {}
+        rows = self.session.execute(
+            select(Item.id, Item.number).where(Item.board_id == self.board_id, Item.id.in_(ids))
+        )
+        return dict(rows.tuples().all())
+
+    def top(self, limit: int, statuses: Sequence[str] = OPEN_STATUSES) -> list[Item]:
+        return list(
+            self.session.scalars(
+                self._items()
+                .where(Item.merged_into_id.is_(None), Item.status.in_(statuses))
+                .order_by(Item.demand.desc(), Item.number)
+                .limit(limit)
+            )
+        )
+
+    def page(
+        self, statuses: Sequence[str], tag: str | None, offset: int, limit: int
+    ) -> tuple[list[Item], int]:
+        query = self._items().where(Item.merged_into_id.is_(None), Item.status.in_(statuses))
+        if tag:
+            query = query.where(
+                Item.id.in_(
+                    select(ItemTag.item_id).where(
+                        ItemTag.board_id == self.board_id, ItemTag.tag == tag
+                    )
+                )
+            )
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = self.session.scalars(
+            query.order_by(Item.demand.desc(), Item.number).offset(offset).limit(limit)
+        )
+        return list(rows), total
+
+    def all_items(self) -> list[Item]:
+        return list(self.session.scalars(self._items().order_by(Item.number)))
+
+    def texts_since(self, after_id: int) -> list[tuple[int, str]]:
+        rows = self.session.execute(
+            select(Item.id, Item.text)
+            .where(Item.board_id == self.board_id, Item.id > after_id)
+            .order_by(Item.id)
+        )
+        return list(rows.tuples())
+
+    def search(self, words: Sequence[str], limit: int) -> list[Item]:
+        query = self._items()
+        for word in words:
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(Item.text.ilike(f"%{escaped}%", escape="\\"))
+        return list(
+            self.session.scalars(query.order_by(Item.demand.desc(), Item.number).limit(limit))
+        )
+
+    def group(self, root_id: int) -> list[Item]:
+        return list(
+            self.session.scalars(self._items().where(Item.root_id == root_id).order_by(Item.number))
+        )
+
+    def merged_into(self, item_id: int) -> list[Item]:
+        return list(
+            self.session.scalars(
+                self._items().where(Item.merged_into_id == item_id).order_by(Item.number)
+            )
+        )
+
+    def set_root(self, item_ids: Iterable[int], root_id: int) -> None:
+        ids = list(item_ids)
+        if ids:
+            self.session.execute(
+                update(Item)
+                .where(Item.board_id == self.board_id, Item.id.in_(ids))
+                .values(root_id=root_id)
+            )
+
+    def add_demand(self, root_id: int, delta: int) -> None:
+        if delta:
+            self.session.execute(
+                update(Item).where(Item.id == root_id).values(demand=Item.demand + delta)
+            )
+
+    # -- votes and the demand ledger -----------------------------------------
+
+    def add_vote(self, item_id: int, person_id: int, now: datetime) -> bool:
+        inserted = self.session.execute(
+            _insert(self.session, Vote)
+            .values(board_id=self.board_id, item_id=item_id, person_id=person_id, created_at=now)
+            .on_conflict_do_nothing(index_elements=["item_id", "person_id"])
+            .returning(Vote.id)
+        ).first()
+        return inserted is not None
+
+    def remove_vote(self, item_id: int, person_id: int) -> bool:
+        removed = self.session.execute(
+            delete(Vote)
+            .where(Vote.item_id == item_id, Vote.person_id == person_id)
+            .returning(Vote.id)
+        ).first()
+        return removed is not None
+
+    def has_vote(self, item_id: int, person_id: int) -> bool:
+        return (
+            self.session.scalar(
+                select(Vote.id).where(Vote.item_id == item_id, Vote.person_id == person_id)
+            )
+            is not None
+        )
+
+    def vote_counts(self, item_ids: Iterable[int]) -> dict[int, int]:
+        ids = list(item_ids)
+        if not ids:
+            return {}
+        rows = self.session.execute(
+            select(Vote.item_id, func.count()).where(Vote.item_id.in_(ids)).group_by(Vote.item_id)
+        )
+        return dict(rows.tuples().all())
+
+    def voters(self, item_ids: Iterable[int]) -> list[tuple[int, int]]:
+        """(item_id, person_id) for every vote on these items."""
+        ids = list(item_ids)
+        if not ids:
+            return []
+        rows = self.session.execute(
+            select(Vote.item_id, Vote.person_id).where(Vote.item_id.in_(ids)).order_by(Vote.id)
+        )
+        return list(rows.tuples())
+
+    def contributions(self, items: Iterable[Item]) -> Counter[int]:
+        """How many times each person stands behind these items (asked or voted)."""
+        items = list(items)
+        weights: Counter[int] = Counter(item.requester_id for item in items)
+        weights.update(person for _, person in self.voters(item.id for item in items))
+        return weights
+
+    def bump_member(self, root_id: int, person_id: int, delta: int) -> int:
+        """Add ``delta`` to a person's weight behind a group; returns the change in
+        the group's demand (+1 when they join it, -1 when they leave it)."""
+        if delta > 0:
+            weight = self.session.scalar(
+                _insert(self.session, GroupMember)
+                .values(root_id=root_id, person_id=person_id, board_id=self.board_id, weight=delta)
+                .on_conflict_do_update(
+                    index_elements=["root_id", "person_id"],
+                    set_={"weight": GroupMember.weight + delta},
+                )
+                .returning(GroupMember.weight)
+            )
+            return 1 if weight == delta else 0
+        weight = self.session.scalar(
+            update(GroupMember)
+            .where(GroupMember.root_id == root_id, GroupMember.person_id == person_id)
+            .values(weight=GroupMember.weight + delta)
+            .returning(GroupMember.weight)
+        )
+        if weight is None or weight < 0:
+            raise AssertionError(f"demand ledger out of step for group {root_id}")
+        if weight == 0:
+            self.session.execute(
+                delete(GroupMember).where(
+                    GroupMember.root_id == root_id, GroupMember.person_id == person_id
+                )
+            )
+            return -1
+        return 0
+
+    def members(self, root_id: int) -> dict[int, int]:
+        rows = self.session.execute(
+            select(GroupMember.person_id, GroupMember.weight).where(GroupMember.root_id == root_id)
+        )
+        return dict(rows.tuples().all())
+
+    def move_members(self, from_root: int, to_root: int, weights: Counter[int]) -> None:
+        """Move ``weights`` from one group's ledger to another's, keeping demand exact."""
+        gained = lost = 0
+        for person_id, weight in weights.items():
+            if weight:
+                lost -= self.bump_member(from_root, person_id, -weight)
+                gained += self.bump_member(to_root, person_id, weight)
+        self.add_demand(from_root, -lost)
+        self.add_demand(to_root, gained)
+
+    # -- merges, statuses, tags, sources -------------------------------------
+
+    def log_merge(self, item_id: int, into_id: int, action: str, by_id: int, at: datetime) -> None:
+        self.session.add(
+            MergeEvent(
+                board_id=self.board_id,
+                item_id=item_id,
+                into_id=into_id,
+                action=action,
+                by_id=by_id,
+                at=at,
+            )
+        )
+
+    def log_status(
+        self, item_id: int, status: str, note: str | None, by_id: int, at: datetime
+    ) -> None:
+        self.session.add(
+            StatusChange(
+                board_id=self.board_id,
+                item_id=item_id,
+                status=status,
+                note=note,
+                by_id=by_id,
+                at=at,
+            )
+        )
+
+    def status_history(self, item_id: int) -> list[StatusChange]:
+        return list(
+            self.session.scalars(
+                select(StatusChange)
+                .where(StatusChange.item_id == item_id)
+                .order_by(StatusChange.id)
+            )
+        )
+
+    def tags(self, item_ids: Iterable[int]) -> dict[int, list[str]]:
+        ids = list(item_ids)
+        out: dict[int, list[str]] = {i: [] for i in ids}
+        if ids:
+            rows = self.session.execute(
+                select(ItemTag.item_id, ItemTag.tag)
+                .where(ItemTag.item_id.in_(ids))
+                .order_by(ItemTag.tag)
+            )
+            for item_id, tag in rows.tuples():
+                out[item_id].append(tag)
+        return out
+
+    def add_tag(self, item_id: int, tag: str) -> None:
+        self.session.execute(
+            _insert(self.session, ItemTag)
+            .values(board_id=self.board_id, item_id=item_id, tag=tag)
+            .on_conflict_do_nothing(index_elements=["item_id", "tag"])
+        )
+
+    def remove_tag(self, item_id: int, tag: str) -> None:
+        self.session.execute(delete(ItemTag).where(ItemTag.item_id == item_id, ItemTag.tag == tag))
+
+    def add_source(self, source: ItemSource) -> None:
+        source.board_id = self.board_id
+        self.session.add(source)
+        self.session.flush()
+
+    def sources(self, item_ids: Iterable[int]) -> list[ItemSource]:
+        ids = list(item_ids)
+        if not ids:
+            return []
+        return list(
+            self.session.scalars(
+                select(ItemSource).where(ItemSource.item_id.in_(ids)).order_by(ItemSource.id)
+            )
+        )
+
+    def remember_message(
+        self, item_id: int, workspace_id: int, channel: str, message_id: str, role: str
+    ) -> None:
+        self.session.execute(
+            _insert(self.session, MessageRef)
+            .values(
+                board_id=self.board_id,
+                item_id=item_id,
+                workspace_id=workspace_id,
+                channel=channel,
+                message_id=message_id,
+                role=role,
+            )
+            .on_conflict_do_nothing(index_elements=["workspace_id", "channel", "message_id"])
+        )
+
+    def item_for_message(self, workspace_id: int, channel: str, message_id: str) -> Item | None:
+        return self.session.scalar(
+            select(Item)
+            .join(MessageRef, MessageRef.item_id == Item.id)
+            .where(
+                MessageRef.board_id == self.board_id,
+                MessageRef.workspace_id == workspace_id,
+                MessageRef.channel == channel,
+                MessageRef.message_id == message_id,
+            )
+        )
+
+    def cards(self, item_id: int) -> list[MessageRef]:
+        return list(
+            self.session.scalars(
+                select(MessageRef).where(MessageRef.item_id == item_id, MessageRef.role == "card")
+            )
+        )
+
+    def count_items(self) -> int:
+        return (
+            self.session.scalar(
+                select(func.count()).select_from(Item).where(Item.board_id == self.board_id)
+            )
+            or 0
+        )
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def enqueue(
+        self, board_id: int, dedupe_key: str, job: str, payload: dict[str, Any], now: datetime
+    ) -> bool:
+        """Queue a notice unless one with this key exists; True when queued now."""
+        inserted = self.session.execute(
+            _insert(self.session, OutboxMessage)
+            .values(
+                board_id=board_id,
+                dedupe_key=dedupe_key,
+                job=job,
+                payload=payload,
+                state="pending",
+                attempts=0,
+                not_before=now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["board_id", "dedupe_key"])
+            .returning(OutboxMessage.id)
+        ).first()
+        return inserted is not None
+
+    def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+        return list(
+            self.session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.state.in_(("pending", "sending")),
+                    OutboxMessage.not_before <= now,
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+        )
+
+    def claim(self, message: OutboxMessage, lease_until: datetime) -> bool:
+        """Take a message for delivery; False when another dispatcher has it."""
+        claimed = self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message.id,
+                OutboxMessage.state == message.state,
+                OutboxMessage.attempts == message.attempts,
+            )
+            .values(state="sending", not_before=lease_until, attempts=OutboxMessage.attempts + 1)
+            .returning(OutboxMessage.id)
+        ).first()
+        return claimed is not None
+
+    def finish(self, message_id: int, state: str, now: datetime, error: str | None = None) -> None:
+        self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(state=state, done_at=now, last_error=error)
+        )
+
+    def retry_later(self, message_id: int, when: datetime, error: str) -> None:
+        self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(state="pending", not_before=when, last_error=error)
+        )
+
+    def counts(self) -> dict[str, int]:
+        rows = self.session.execute(
+            select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+        )
+        return dict(rows.tuples().all())

@@ -1,0 +1,69 @@
+"""The unit of work: one use case, one transaction, committed or rolled back whole."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage.db import session_factory
+from storage.repositories import (
+    BoardRepository,
+    OutboxRepository,
+    PeopleRepository,
+    WorkspaceRepository,
+)
+
+
+class UnitOfWork:
+    session: Session
+    workspaces: WorkspaceRepository
+    people: PeopleRepository
+    outbox: OutboxRepository
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._sessions()
+        self.workspaces = WorkspaceRepository(self.session)
+        self.people = PeopleRepository(self.session)
+        self.outbox = OutboxRepository(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def board(self, board_id: int) -> BoardRepository:
+        """A repository that can only see one board's rows."""
+        return BoardRepository(self.session, board_id)
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+class Database:
+    """An engine plus the units of work drawn from it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = session_factory(engine)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
