@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -61,15 +62,28 @@ class WorkspaceRepository:
         found = self.get(platform, external_id)
         if found is not None:
             return found
-        board = Board(name=name, next_number=1, created_at=now)
-        self.session.add(board)
-        self.session.flush()
-        workspace = Workspace(
-            board_id=board.id, platform=platform, external_id=external_id, name=name, created_at=now
-        )
-        self.session.add(workspace)
-        self.session.flush()
-        return workspace
+        try:
+            with self.session.begin_nested():
+                board = Board(name=name, next_number=1, created_at=now)
+                self.session.add(board)
+                self.session.flush()
+                workspace = Workspace(
+                    board_id=board.id,
+                    platform=platform,
+                    external_id=external_id,
+                    name=name,
+                    created_at=now,
+                )
+                self.session.add(workspace)
+                self.session.flush()
+                return workspace
+        except IntegrityError:
+            # Another request created it first: use theirs.
+            return self.session.scalars(
+                select(Workspace).where(
+                    Workspace.platform == platform, Workspace.external_id == external_id
+                )
+            ).one()
 
     def of_board(self, board_id: int) -> list[Workspace]:
         return list(
@@ -151,19 +165,25 @@ class PeopleRepository:
     def ensure(self, workspace_id: int, external_id: str, name: str, now: datetime) -> Person:
         identity = self.identity(workspace_id, external_id)
         if identity is None:
-            person = Person(display_name=name, muted=False, created_at=now)
-            self.session.add(person)
-            self.session.flush()
-            self.session.add(
-                Identity(
-                    person_id=person.id,
-                    workspace_id=workspace_id,
-                    external_id=external_id,
-                    display_name=name,
-                )
-            )
-            self.session.flush()
-            return person
+            try:
+                with self.session.begin_nested():
+                    person = Person(display_name=name, muted=False, created_at=now)
+                    self.session.add(person)
+                    self.session.flush()
+                    self.session.add(
+                        Identity(
+                            person_id=person.id,
+                            workspace_id=workspace_id,
+                            external_id=external_id,
+                            display_name=name,
+                        )
+                    )
+                    self.session.flush()
+                    return person
+            except IntegrityError:
+                # The same person's first two requests raced: use the winner's row.
+                identity = self.identity(workspace_id, external_id)
+                assert identity is not None
         person = self.session.get_one(Person, identity.person_id)
         if name and identity.display_name != name:
             identity.display_name = name
@@ -180,7 +200,7 @@ class PeopleRepository:
         rows = self.session.execute(
             select(Person.id, Person.display_name).where(Person.id.in_(ids))
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     def identities(self, person_id: int) -> list[tuple[Identity, Workspace]]:
         rows = self.session.execute(
@@ -189,7 +209,7 @@ class PeopleRepository:
             .where(Identity.person_id == person_id)
             .order_by(Identity.id)
         )
-        return [(i, w) for i, w in rows.tuples()]
+        return [(i, w) for i, w in rows]
 
     def absorb(self, keep_id: int, gone_id: int) -> None:
         """Make person ``gone_id`` part of ``keep_id``: identities, votes, requests,
@@ -304,7 +324,7 @@ class BoardRepository:
         rows = self.session.execute(
             select(Item.id, Item.number).where(Item.board_id == self.board_id, Item.id.in_(ids))
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     def top(self, limit: int, statuses: Sequence[str] = OPEN_STATUSES) -> list[Item]:
         return list(
@@ -343,7 +363,7 @@ class BoardRepository:
             .where(Item.board_id == self.board_id, Item.id > after_id)
             .order_by(Item.id)
         )
-        return list(rows.tuples())
+        return [tuple(r) for r in rows]
 
     def search(self, words: Sequence[str], limit: int) -> list[Item]:
         query = self._items()
@@ -415,7 +435,7 @@ class BoardRepository:
         rows = self.session.execute(
             select(Vote.item_id, func.count()).where(Vote.item_id.in_(ids)).group_by(Vote.item_id)
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     def voters(self, item_ids: Iterable[int]) -> list[tuple[int, int]]:
         """(item_id, person_id) for every vote on these items."""
@@ -425,7 +445,7 @@ class BoardRepository:
         rows = self.session.execute(
             select(Vote.item_id, Vote.person_id).where(Vote.item_id.in_(ids)).order_by(Vote.id)
         )
-        return list(rows.tuples())
+        return [tuple(r) for r in rows]
 
     def contributions(self, items: Iterable[Item]) -> Counter[int]:
         """How many times each person stands behind these items (asked or voted)."""
@@ -469,7 +489,7 @@ class BoardRepository:
         rows = self.session.execute(
             select(GroupMember.person_id, GroupMember.weight).where(GroupMember.root_id == root_id)
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     def move_members(self, from_root: int, to_root: int, weights: Counter[int]) -> None:
         """Move ``weights`` from one group's ledger to another's, keeping demand exact."""
@@ -527,7 +547,7 @@ class BoardRepository:
                 .where(ItemTag.item_id.in_(ids))
                 .order_by(ItemTag.tag)
             )
-            for item_id, tag in rows.tuples():
+            for item_id, tag in rows:
                 out[item_id].append(tag)
         return out
 
@@ -670,4 +690,4 @@ class OutboxRepository:
         rows = self.session.execute(
             select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
         )
-        return dict(rows.tuples().all())
+        return dict(rows.all())

@@ -38,10 +38,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # Closing rolls back whatever was not committed, and leaves loaded
+        # objects readable (rollback would expire them).
+        self.session.close()
 
     def board(self, board_id: int) -> BoardRepository:
         """A repository that can only see one board's rows."""

@@ -120,7 +120,7 @@ class Dispatcher:
 
 def _note(payload: dict[str, object]) -> str:
     note = payload.get("note")
-    return f" — {quote(str(note), 300)}" if note else ""
+    return f" — {quote(str(note), 300).rstrip('.')}" if note else ""
 
 
 def ship_dm(payload: dict[str, object]) -> Reply:

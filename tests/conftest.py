@@ -1,0 +1,103 @@
+"""Shared fixtures: every storage test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from bot.app import Lodestar
+from bot.clock import FixedClock
+from storage.db import make_engine
+from storage.migrate import upgrade
+from storage.models import Base
+from storage.uow import Database
+
+PG_ENV = "LODESTAR_TEST_POSTGRES_URL"
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def _pg_url(worker: str) -> str | None:
+    """A database of this test worker's own on the PostgreSQL server."""
+    base = os.environ.get(PG_ENV)
+    if not base:
+        return None
+    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"lodestar_test_{worker}"
+    admin = make_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def worker_id_safe(request: pytest.FixtureRequest) -> str:
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+    return str(worker)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_engine(worker_id_safe: str) -> Iterator[Engine | None]:
+    url = _pg_url(worker_id_safe)
+    if url is None:
+        yield None
+        return
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[Database]:
+    """A migrated, empty database: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "lodestar.db"
+        shutil.copy(sqlite_template, path)
+        engine = make_engine(f"sqlite:///{path}")
+        yield Database(engine)
+        engine.dispose()
+        return
+    pg = request.getfixturevalue("pg_engine")
+    if pg is None:
+        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} to run these tests on it")
+    _truncate(pg)
+    yield Database(pg)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def app(database: Database, clock: FixedClock) -> Lodestar:
+    return Lodestar.build(database, clock)

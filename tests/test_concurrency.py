@@ -1,0 +1,49 @@
+"""Many people voting at once, and one person voting from many places at once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from bot.app import Lodestar
+from bot.context import Caller
+
+
+def person(name: str) -> Caller:
+    return Caller("console", "acme", name, name, channel="general")
+
+
+def test_twenty_concurrent_voters_on_one_item_give_twenty_votes(app: Lodestar) -> None:
+    app.feedback.capture(person("ana"), "bulk edit")
+    voters = [person(f"voter{i}") for i in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(lambda c: app.feedback.vote(c, 1), voters))
+    assert all(o.changed for o in outcomes)
+    view = app.feedback.show(person("ana"), 1)
+    assert (view.votes, view.demand) == (20, 21)
+
+
+def test_one_person_voting_from_five_threads_gives_one_vote(app: Lodestar) -> None:
+    app.feedback.capture(person("ana"), "bulk edit")
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        outcomes = list(pool.map(lambda _: app.feedback.vote(person("bo"), 1), range(5)))
+    assert sum(o.changed for o in outcomes) == 1
+    view = app.feedback.show(person("ana"), 1)
+    assert (view.votes, view.demand) == (1, 2)
+
+
+def test_votes_racing_a_merge_keep_demand_exact(app: Lodestar) -> None:
+    admin = Caller("console", "acme", "pm", "pm", is_platform_admin=True)
+    app.feedback.capture(person("ana"), "snap to grid")
+    app.feedback.capture(person("bo"), "align to grid")
+    voters = [person(f"v{i}") for i in range(16)]
+
+    def act(i: int) -> None:
+        if i == 8:
+            app.feedback.merge(admin, 2, 1)
+        else:
+            app.feedback.vote(voters[i], 2 if i % 2 else 1)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(act, range(16)))
+    # ana, bo and the 15 voters, each once.
+    assert app.feedback.show(person("ana"), 1).demand == 17

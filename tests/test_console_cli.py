@@ -1,0 +1,174 @@
+"""The console adapter and the command line, run as a user would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.cli import app
+
+SCRIPT = """\
+:# every /feedback command, then every bad input
+:as ana
+/feedback dark mode for the editor
+/feedback a dark mode for the whole app
+/feedback
+/feedback help
+:as bo
+/feedback vote #1
+/feedback vote #1
+/feedback unvote #1
+/feedback vote #1
+the export button is impossible to find
+:as cy
+:react 💡 ^
+:react 👍 #3
+:unreact 👍 #3
+:react 👍 ^
+/feedback top 3
+/feedback list
+/feedback list new tag:ui 1
+/feedback search export
+/feedback show #3
+/feedback who #3
+/feedback mute
+/feedback unmute
+/feedback connect
+:as pm admin
+/feedback merge #2 into #1
+/feedback unmerge #2
+/feedback merge #2 into #1
+/feedback status #3 planned next sprint
+/feedback tag #1 +ui +accessibility
+/feedback tag #1 -accessibility
+/feedback link #3 activation_rate
+/feedback announce launches
+/feedback admins add fay
+/feedback board join
+/feedback export
+/feedback ship #1 Dark mode is live
+/feedback ship #1
+:run-jobs 2026-12-01T09:00:00
+:as dee
+/feedback vote #abc
+/feedback vote #99
+/feedback merge #1 into #3
+/feedback <!channel> <!here> @everyone @here <@U123> look
+:as eve
+/feedback ship #3
+/feedback merge #1 into #1
+:workspace other
+/feedback show #1
+:bogus directive
+"""
+
+
+def run_cli(*args: str, stdin: str = "", db: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", *args], input=stdin, capture_output=True,
+        text=True, env=env, timeout=120, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], Path]:
+    db = tmp_path_factory.mktemp("cli") / "lodestar.db"
+    done = run_cli("console", "--json", stdin=SCRIPT, db=db)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()], db
+
+
+def test_every_command_answers_and_nothing_fails(session: tuple[list[dict], Path]) -> None:
+    out, _ = session
+    kinds = [r.get("kind") or r.get("job") for r in out]
+    for kind in ("item_created", "form", "help", "vote", "list", "show", "who", "mute",
+                 "connect", "merge", "unmerge", "status", "tag", "link", "announce", "admins",
+                 "board_join", "export", "ship", "ship_notice"):
+        assert kind in kinds, kind
+    assert not any("Something went wrong" in r.get("text", "") for r in out)
+
+
+def test_bad_inputs_get_clear_private_sentences(session: tuple[list[dict], Path]) -> None:
+    out, _ = session
+    errors = [r["text"] for r in out if r.get("kind") == "error"]
+    assert errors == [
+        "“#abc” is not an item number: write it like #12.",
+        "There is no item #99 on this board.",
+        "Only board admins can merge items.",
+        "Only board admins can ship items.",
+        "Only board admins can merge items.",
+        "There is no item #1 on this board.",
+        "Unknown directive :bogus directive — see lodestar console --help.",
+    ]
+    assert all(r["private"] for r in out if r.get("kind") == "error")
+
+
+def test_pings_are_never_echoed(session: tuple[list[dict], Path]) -> None:
+    out, _ = session
+    for ping in ("<!channel>", "<!here>", "@everyone", "@here", "<@U123>"):
+        assert not any(ping in json.dumps(r, ensure_ascii=False) for r in out), ping
+
+
+def test_ship_notices_go_to_each_person_once(session: tuple[list[dict], Path]) -> None:
+    out, _ = session
+    notices = [r for r in out if r.get("job") == "ship_notice"]
+    assert sorted(n["to"] for n in notices if "to" in n) == ["ana", "bo"]
+    assert [n["channel"] for n in notices if "channel" in n] == ["launches"]
+
+
+def test_exported_json_matches_the_conversation(session: tuple[list[dict], Path]) -> None:
+    _, db = session
+    done = run_cli("export", "feedback", "--format", "json", db=db)
+    assert done.returncode == 0, done.stderr
+    rows = {row["number"]: row for row in json.loads(done.stdout)}
+    assert rows[1]["status"] == "shipped" and rows[1]["tags"] == ["ui"]
+    assert rows[1]["demand"] == 2 and rows[1]["votes"] == 1
+    assert rows[2]["merged_into"] == 1 and rows[2]["demand"] == 2
+    assert rows[3] == {**rows[3], "status": "planned", "demand": 2, "votes": 1,
+                       "linked_metric": "activation_rate", "merged_into": None}
+    assert rows[4]["text"] == "<!channel> <!here> @everyone @here <@U123> look"
+    for row in rows.values():
+        assert set(row) >= {"number", "text", "status", "demand", "votes", "requesters",
+                            "merged_into", "tags", "linked_metric", "created_at"}
+    csv_done = run_cli("export", "feedback", db=db)
+    assert csv_done.stdout.splitlines()[0].startswith(
+        "number,text,status,demand,votes,requesters,merged_into,tags,linked_metric,created_at")
+
+
+def test_one_line_with_dash_c(tmp_path: Path) -> None:
+    done = run_cli("console", "-c", "/feedback top", db=tmp_path / "x.db")
+    assert done.returncode == 0
+    assert "The board is empty" in done.stdout
+
+
+def test_unknown_workspace_export_is_a_clear_error(tmp_path: Path) -> None:
+    done = run_cli("export", "feedback", "--workspace", "nope", db=tmp_path / "x.db")
+    assert done.returncode == 2 and "No workspace named 'nope'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["console"], ["demo"], ["db"], ["db", "upgrade"], ["export"], ["export", "feedback"],
+     ["admins"], ["admins", "add"], ["admins", "remove"]],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_demo_runs_on_a_fresh_database(tmp_path: Path) -> None:
+    done = run_cli("demo", "--out", str(tmp_path / "out"), db=tmp_path / "unused.db")
+    assert done.returncode == 0, done.stderr
+    assert "Seeded Canvasly: 34 people, 42 items" in done.stdout
+    assert "🚀 #2 shipped" in done.stdout
+    assert (tmp_path / "out" / "feedback.csv").exists()
+    assert not (tmp_path / "unused.db").exists()  # the demo never touches DATABASE_URL

@@ -1,0 +1,127 @@
+"""Ship notices: one per unique person, exactly once, whatever happens."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.app import Lodestar
+from bot.notify.ports import ChannelPost, Recipient
+from bot.replies import Reply
+from tests.conversation import Chat
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing in the dispatcher may catch it."""
+
+
+class FlakyMessenger:
+    """Delivers like the console, but dies after ``crash_after`` deliveries or
+    raises a platform error for one person."""
+
+    platform = "console"
+
+    def __init__(self, crash_after: int | None = None, fail_for: str | None = None) -> None:
+        self.crash_after = crash_after
+        self.fail_for = fail_for
+        self.dms: list[str] = []
+        self.posts: list[tuple[str, str | None]] = []
+
+    def _tick(self) -> None:
+        if self.crash_after is not None and len(self.dms) + len(self.posts) >= self.crash_after:
+            raise Crash()
+
+    async def send_direct(self, to: Recipient, reply: Reply) -> None:
+        self._tick()
+        if to.name == self.fail_for:
+            raise RuntimeError("cannot_dm_bot")
+        self.dms.append(to.name)
+
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
+        self._tick()
+        self.posts.append((to.channel, to.thread))
+
+
+@pytest.fixture
+def board(app: Lodestar) -> Chat:
+    """#1 and #2 (merged into #1), asked for or voted on by five people, one of whom
+    asked twice and voted three times; a message captured by reaction; and an
+    announcement channel."""
+    chat = Chat(app)
+    chat.as_("ana").say("/feedback dark mode")
+    chat.as_("bo").say("/feedback night theme")
+    chat.as_("cy").say("please, a dark theme for late nights")
+    chat.as_("ana").say(":react 💡 ^")  # #3, requested by cy
+    for who in ("dee", "eli"):
+        chat.as_(who).say("/feedback vote #1")
+    for n in (1, 2, 3):
+        chat.as_("ana").say(f"/feedback vote #{n}")
+    chat.as_("pm", admin=True)
+    chat.say("/feedback merge #2 into #1")
+    chat.say("/feedback merge #3 into #1")
+    chat.say("/feedback announce launches")
+    return chat
+
+
+def test_ship_notifies_every_unique_person_once_and_every_thread(board: Chat) -> None:
+    reply = board.reply("/feedback ship #1 Dark mode is live")
+    assert reply["private"] is False and reply["queued"] == {
+        "people": 5, "threads": 1, "announcements": 1}
+    dms = sorted(n["to"] for n in board.notices if "to" in n)
+    assert dms == ["ana", "bo", "cy", "dee", "eli"]
+    posts = [(n["channel"], n["thread"]) for n in board.notices if "channel" in n]
+    captured = board.session.last_message  # cy's message, captured by 💡
+    assert posts == [("general", captured), ("launches", None)]
+    assert all("Dark mode is live" in n["text"] for n in board.notices)
+
+
+def test_a_second_ship_says_so_and_queues_nothing(board: Chat) -> None:
+    board.say("/feedback ship #1")
+    sent = len(board.notices)
+    again = board.reply("/feedback ship #2")  # the same group, by another member
+    assert again["text"] == "#1 was already shipped on 2026-11-02; no notices were queued again."
+    board.say(":run-jobs 2026-11-09T00:00:00+00:00")
+    assert len(board.notices) == sent
+
+
+def test_muted_people_get_no_dm(board: Chat) -> None:
+    board.as_("dee").say("/feedback mute")
+    board.as_("pm", admin=True)
+    reply = board.reply("/feedback ship #1")
+    assert "(1 muted)" in reply["text"]
+    assert "dee" not in [n.get("to") for n in board.notices]
+
+
+def test_a_crash_half_way_loses_nothing_and_sends_nothing_twice(app: Lodestar, board: Chat) -> None:
+    board.session.messenger.platform = "elsewhere"  # keep the console from delivering
+    board.session.run_jobs = lambda at=None: None  # type: ignore[method-assign]
+    board.say("/feedback ship #1")
+    first = FlakyMessenger(crash_after=3)
+    with pytest.raises(Crash):
+        asyncio.run(app.dispatcher({"console": first}).run_once())
+    assert len(first.dms) + len(first.posts) == 3
+    app.clock.advance(minutes=10)  # the crashed claim's lease runs out
+    second = FlakyMessenger()
+    asyncio.run(app.dispatcher({"console": second}).run_once())
+    third = FlakyMessenger()
+    asyncio.run(app.dispatcher({"console": third}).run_once())
+    assert third.dms == [] and third.posts == []
+    dms = first.dms + second.dms
+    assert sorted(dms) == ["ana", "bo", "cy", "dee", "eli"]
+    assert len(first.posts + second.posts) == 2
+
+
+def test_one_failing_dm_never_stops_the_rest_and_is_retried(app: Lodestar, board: Chat) -> None:
+    board.session.run_jobs = lambda at=None: None  # type: ignore[method-assign]
+    board.say("/feedback ship #1")
+    messenger = FlakyMessenger(fail_for="bo")
+    report = asyncio.run(app.dispatcher({"console": messenger}).run_once())
+    assert (report.sent, report.retried) == (6, 1)
+    assert sorted(messenger.dms) == ["ana", "cy", "dee", "eli"]
+    messenger.fail_for = None
+    asyncio.run(app.dispatcher({"console": messenger}).run_once())  # not due yet
+    assert "bo" not in messenger.dms
+    app.clock.advance(minutes=1)
+    asyncio.run(app.dispatcher({"console": messenger}).run_once())
+    assert sorted(messenger.dms) == ["ana", "bo", "cy", "dee", "eli"]
