@@ -20,6 +20,8 @@ admins_app = typer.Typer(help="The configured board admins of a workspace.", no_
 app.add_typer(db_app, name="db")
 app.add_typer(export_app, name="export")
 app.add_typer(admins_app, name="admins")
+serve_app = typer.Typer(help="Serve a chat platform.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
 
 DbOption = Annotated[
     str | None,
@@ -170,6 +172,20 @@ def _edit_admins(
     lodestar = _open(db)
     admins = lodestar.feedback.configure_admins(platform, workspace, add, remove)
     typer.echo(f"Admins of {workspace}: {', '.join(admins) or 'none'}.")
+
+
+@serve_app.command("slack")
+def serve_slack(
+    port: Annotated[int | None, typer.Option(help="HTTP port (default: $PORT, else 3000).")] = None,
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="Use Socket Mode with SLACK_APP_TOKEN.")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Serve Slack: events, slash commands, shortcuts and interactivity at /slack/events."""
+    from adapters.slack.server import serve
+
+    serve(port=port, socket_mode=socket_mode, db=db)
 
 
 def main() -> None:

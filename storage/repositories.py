@@ -354,6 +354,22 @@ class BoardRepository:
         )
         return list(rows), total
 
+    def of_person(self, person_id: int, limit: int) -> tuple[list[Item], list[Item]]:
+        asked = self.session.scalars(
+            self._items()
+            .where(Item.requester_id == person_id)
+            .order_by(Item.id.desc())
+            .limit(limit)
+        )
+        voted = self.session.scalars(
+            self._items()
+            .join(Vote, Vote.item_id == Item.id)
+            .where(Vote.person_id == person_id)
+            .order_by(Vote.id.desc())
+            .limit(limit)
+        )
+        return list(asked), list(voted)
+
     def all_items(self) -> list[Item]:
         return list(self.session.scalars(self._items().order_by(Item.number)))
 

@@ -269,6 +269,15 @@ class FeedbackService:
             uow.commit()
             return views
 
+    def mine(self, caller: Caller, limit: int = 10) -> tuple[list[ItemView], list[ItemView]]:
+        """The caller's own requests and the items they vote on (newest first)."""
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            asked, voted = scope.repo.of_person(scope.person.id, limit)
+            views = self._views(scope, asked), self._views(scope, voted)
+            uow.commit()
+            return views
+
     def show(self, caller: Caller, number: int) -> ItemView:
         with self.db.uow() as uow:
             scope = self._scope(uow, caller)
