@@ -190,3 +190,26 @@ def test_search_is_fast_on_a_mid_sized_board() -> None:
     for q in topics:
         ix.search(q)
     assert (time.perf_counter() - t0) / len(topics) < 0.05
+
+
+def test_longest_phrase_wins_over_its_last_word() -> None:
+    """ "trash folder" means the trash, not a folder: a folder request must not match."""
+    ix = DuplicateIndex()
+    ix.add(1, "add trash folder")
+    ix.add(2, "nested folders for notes")
+    found = keys(ix.search("a recycle bin is needed"))
+    assert found and found[0] == 1
+    assert 2 not in found
+
+
+def test_settings_ui_synonyms_meet() -> None:
+    ix = DuplicateIndex()
+    ix.add(1, "Implement Settings UI")
+    ix.add(2, "Settings sync across devices")
+    assert keys(ix.search("Create a preferences window"))[:1] == [1]
+
+
+def test_optional_embeddings_module_is_optional() -> None:
+    from bot.feedback import embeddings
+
+    assert isinstance(embeddings.available(), bool)  # never raises without the extra

@@ -24,6 +24,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[1]))
 
@@ -153,6 +155,35 @@ def engine_first_pass_ranker(docs: list[str]) -> Ranker:
     return rank
 
 
+#: Fusion weight of the embedding cosine (rest: engine score); picked on dev trackers.
+EMBED_WEIGHT = 0.3
+
+
+def embed_ranker(docs: list[str], weight: float | None = None) -> Ranker:
+    """wordllama static embeddings (optional extra), alone (weight None) or fused
+    with the engine: score = (1 - w) * engine + w * cosine."""
+    from bot.feedback.embeddings import Embedder
+
+    emb = Embedder()
+    dvec = emb.embed(docs)
+    ix = DuplicateIndex()
+    for i, d in enumerate(docs):
+        ix.add(i, d)
+
+    def rank(q: str, excl: set[int]) -> list[int]:
+        cos = dvec @ emb.embed([q])[0]
+        score = cos.astype(float)
+        if weight is not None:
+            eng = dict.fromkeys(range(len(docs)), 0.0)
+            for m in ix.search(q, limit=50, exclude=excl):
+                eng[m.key] = m.score
+            score = (1 - weight) * np.array([eng[i] for i in range(len(docs))]) + weight * score
+        order = [i for i in np.argsort(-score, kind="stable").tolist() if i not in excl]
+        return order[:10]
+
+    return rank
+
+
 METHODS: dict[str, Callable[[list[str]], Ranker]] = {
     "difflib ratio": difflib_ranker,
     "char 3-5gram TF-IDF": tfidf_ranker,
@@ -235,18 +266,31 @@ def pct(a: int, b: int) -> str:
     return f"{100.0 * a / b:5.1f}%" if b else "   n/a"
 
 
+def _with_optional(methods: dict) -> dict:
+    from bot.feedback.embeddings import available
+
+    if not available():
+        return methods
+    out = dict(methods)
+    out["wordllama alone (extra)"] = lambda docs: embed_ranker(docs)
+    out[f"engine+wordllama w={EMBED_WEIGHT}"] = lambda docs: embed_ranker(docs, EMBED_WEIGHT)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--harsh", action="store_true", help="keep same-request distractors")
     ap.add_argument("--verbose", action="store_true", help="print the engine's misses")
     ap.add_argument(
-        "--protocol", choices=("tracker", "pooled", "both"), default="both",
+        "--protocol",
+        choices=("tracker", "pooled", "both"),
+        default="both",
         help="tracker: one board per tracker (headline); pooled: all trackers in one index",
     )
     args = ap.parse_args()
     protos = ("tracker", "pooled") if args.protocol == "both" else (args.protocol,)
     for proto in protos:
-        out = evaluate(args.harsh, args.verbose, protocol=proto)
+        out = evaluate(args.harsh, args.verbose, _with_optional(METHODS), protocol=proto)
         res = out["results"]
         any_split = next(iter(res.values()))[0]
         nd, nh = any_split["dev"][0], any_split["heldout"][0]

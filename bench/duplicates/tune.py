@@ -20,7 +20,7 @@ import bot.feedback.duplicates as dup  # noqa: E402
 
 def dev_score() -> tuple[float, float]:
     out = ev.evaluate(methods={"engine": ev.engine_ranker}, protocol="tracker")
-    s, _secs, macro = out["results"]["engine"]
+    s, _secs, _macro = out["results"]["engine"]
     d = s["dev"]
     return d[2] / d[0], d[1] / d[0]
 

@@ -216,14 +216,19 @@ class TextAnalyzer:
         concepts: set[str] = set()
         covered: set[str] = set()
         if self.phrases:
-            for i in range(len(toks)):
-                for n in range(1, self.max_phrase + 1):
-                    if i + n > len(toks):
-                        break
+            # Greedy longest match, left to right: "trash folder" yields the
+            # trash concept only, not also the folder concept of its last word.
+            i = 0
+            while i < len(toks):
+                for n in range(min(self.max_phrase, len(toks) - i), 0, -1):
                     found = self.phrases.get(tuple(toks[i : i + n]))
                     if found:
                         concepts.update(found)
                         covered.update(toks[i : i + n])
+                        i += n
+                        break
+                else:
+                    i += 1
         content = [t for w, t in zip(raw, toks, strict=True) if len(w) > 1 and w not in _STOPWORDS]
         counts: dict[str, float] = {}
         for t in content:
