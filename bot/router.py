@@ -264,7 +264,14 @@ class Router:
                 kind="board_join",
                 data={"code": name},
             )
-        renumbered = f" Your items are now #{moved[0]}–#{moved[1]}." if moved else ""
+        renumbered = ""
+        if moved:
+            first, last = moved
+            renumbered = (
+                f" Your item is now #{first}."
+                if first == last
+                else f" Your items are now #{first}–#{last}."
+            )
         return private(
             f"This workspace now shares {defang(name)}'s board.{renumbered}", kind="board_join"
         )

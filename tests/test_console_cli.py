@@ -91,7 +91,7 @@ def test_every_command_answers_and_nothing_fails(session: tuple[list[dict], Path
     kinds = [r.get("kind") or r.get("job") for r in out]
     for kind in ("item_created", "form", "help", "vote", "list", "show", "who", "mute",
                  "connect", "merge", "unmerge", "status", "tag", "link", "announce", "admins",
-                 "board_join", "export", "ship", "ship_notice"):
+                 "board_join", "export", "ship", "ship_notice", "suggestions"):
         assert kind in kinds, kind
     assert not any("Something went wrong" in r.get("text", "") for r in out)
 

@@ -53,6 +53,10 @@ MAX_CHARS = 1000
 CONCEPT_WEIGHT = 1.0
 #: ... and a word that is part of a matched related-term phrase this much.
 COVERED_WEIGHT = 0.6
+#: IDF is computed as if the board had at least this many items: on a young
+#: board every word is rare, and words the board has never seen would otherwise
+#: outweigh the ones it shares with an item.
+MIN_IDF_ITEMS = 3000
 #: N-gram lengths used for the character features.
 NGRAMS = (3, 4)
 
@@ -364,9 +368,9 @@ class DuplicateIndex:
 
     def search(self, text: str, limit: int = 3, *, exclude: Collection[int] = ()) -> list[Match]:
         """Up to ``limit`` indexed items most likely duplicating ``text``."""
-        n_live = len(self._slot_of)
-        if limit <= 0 or n_live == 0 or not text:
+        if limit <= 0 or not self._slot_of or not text:
             return []
+        n_live = max(len(self._slot_of), MIN_IDF_ITEMS)
         word_feats, char_feats = self._an.analyze(text)
         q_fids: list[int] = []
         q_ws: list[float] = []
