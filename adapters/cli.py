@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +23,14 @@ app.add_typer(export_app, name="export")
 app.add_typer(admins_app, name="admins")
 serve_app = typer.Typer(help="Serve a chat platform.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
+nsm_app = typer.Typer(help="The North Star Metric.", no_args_is_help=True)
+metrics_app = typer.Typer(help="Metric values.", no_args_is_help=True)
+events_app = typer.Typer(help="Raw product events.", no_args_is_help=True)
+alerts_app = typer.Typer(help="Alert rules.", no_args_is_help=True)
+app.add_typer(nsm_app, name="nsm")
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(events_app, name="events")
+app.add_typer(alerts_app, name="alerts")
 
 DbOption = Annotated[
     str | None,
@@ -29,14 +38,34 @@ DbOption = Annotated[
 ]
 
 
+@app.callback()
+def _options(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="The metric tree (default: $LODESTAR_CONFIG, else ./lodestar.toml if present).",
+        ),
+    ] = None,
+) -> None:
+    if config is not None:
+        os.environ["LODESTAR_CONFIG"] = str(config)
+
+
 def _open(db: str | None):  # type: ignore[no-untyped-def]
-    from bot.app import Lodestar, SchemaOutOfDate
+    from bot.app import Lodestar, SchemaOutOfDate, find_config
+    from bot.nsm.config import ConfigError
 
     try:
-        return Lodestar.open(db)
-    except SchemaOutOfDate as error:
+        return Lodestar.open(db, config=find_config())
+    except (SchemaOutOfDate, ConfigError, FileNotFoundError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from error
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(2)
 
 
 @db_app.command("upgrade")
@@ -172,6 +201,162 @@ def _edit_admins(
     lodestar = _open(db)
     admins = lodestar.feedback.configure_admins(platform, workspace, add, remove)
     typer.echo(f"Admins of {workspace}: {', '.join(admins) or 'none'}.")
+
+
+def _console_caller(workspace: str):  # type: ignore[no-untyped-def]
+    from bot.context import Caller
+
+    return Caller(
+        "console", workspace, "cli", "cli", is_platform_admin=True, workspace_name=workspace
+    )
+
+
+@nsm_app.command("why")
+def nsm_why(
+    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W41.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    workspace: Annotated[str, typer.Option(help="Whose feedback to show.")] = "console",
+    db: DbOption = None,
+) -> None:
+    """Why the north star moved that week (default: the latest complete week)."""
+    import json
+
+    from bot.errors import UserError
+    from bot.nsm.presenter import why
+
+    lodestar = _open(db)
+    try:
+        result = lodestar.nsm.why(week, _console_caller(workspace))
+    except UserError as error:
+        raise _fail(error.message) from error
+    typer.echo(json.dumps(result.to_json(), indent=2) if as_json else why(result).text)
+
+
+@nsm_app.command("tree")
+def nsm_tree(db: DbOption = None) -> None:
+    """The metric tree."""
+    from bot.errors import UserError
+
+    try:
+        typer.echo(_open(db).nsm.tree.describe())
+    except UserError as error:
+        raise _fail(error.message) from error
+
+
+@metrics_app.command("import")
+def metrics_import(
+    file: Annotated[Path, typer.Argument(help="CSV with columns metric,period,value.")],
+    db: DbOption = None,
+) -> None:
+    """Import metric values; a bad row is reported by line and nothing is written."""
+    from bot.errors import UserError
+    from bot.nsm.ingest import read_snapshots
+
+    lodestar = _open(db)
+    try:
+        text = file.read_text(encoding="utf-8")
+        rows = read_snapshots(text, lodestar.nsm.metric_keys, source=file.name)
+        count = lodestar.nsm.import_snapshots(rows, "csv", f"csv:{file.name}")
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(f"Could not read {file}: {error}") from error
+    except UserError as error:
+        raise _fail(error.message) from error
+    lodestar.watch()
+    typer.echo(f"Imported {count} values from {file.name}.")
+
+
+@events_app.command("import")
+def events_import(
+    file: Annotated[
+        Path, typer.Argument(help="CSV (actor,event,timestamp[,properties]) or JSON lines.")
+    ],
+    db: DbOption = None,
+) -> None:
+    """Import raw events; a bad row is reported by line and nothing is written."""
+    from bot.errors import UserError
+    from bot.nsm.ingest import read_events
+
+    lodestar = _open(db)
+    try:
+        rows = read_events(file)
+        added = lodestar.nsm.import_events(rows)
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(f"Could not read {file}: {error}") from error
+    except UserError as error:
+        raise _fail(error.message) from error
+    lodestar.watch()
+    typer.echo(f"Imported {added} events from {file.name} ({len(rows) - added} already known).")
+
+
+@alerts_app.command("backtest")
+def alerts_backtest(
+    metric: Annotated[str | None, typer.Option(help="Replay this metric's stored history.")] = None,
+    csv: Annotated[Path | None, typer.Option(help="Replay timestamp,value rows.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only this rule (name or kind).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
+    db: DbOption = None,
+) -> None:
+    """The episodes the alert rules would have opened on a history."""
+    from bot.alerts.backtest import main as backtest_main
+
+    if (metric is None) == (csv is None):
+        raise _fail("Give exactly one of --metric KEY or --csv FILE.")
+    extra = (["--rule", rule] if rule else []) + (["--json"] if as_json else [])
+    if csv is not None:
+        raise typer.Exit(backtest_main(["--csv", str(csv), *extra]))
+    import tempfile
+
+    lodestar = _open(db)
+    series = lodestar.nsm.series(metric or "")
+    if not series:
+        raise _fail(f"There is no stored history for {metric}.")
+    config = lodestar.nsm.config
+    if config is not None and config.alerts:
+        extra += ["--rules-toml", config.source]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{metric}.csv"
+        path.write_text("".join(f"{t.isoformat()},{v}\n" for t, v in series), encoding="utf-8")
+        code = backtest_main(["--csv", str(path), "--metric", metric or "", *extra])
+    raise typer.Exit(code)
+
+
+@app.command()
+def digest(
+    date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: now).")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write digest.txt and the chart.")] = Path("."),
+    workspace: Annotated[str, typer.Option(help="Whose feedback to include.")] = "console",
+    db: DbOption = None,
+) -> None:
+    """Produce the daily digest: text and chart."""
+    from datetime import UTC, datetime
+
+    from bot.errors import UserError
+    from bot.nsm.reports import digest as build_digest
+
+    lodestar = _open(db)
+    try:
+        at = (
+            datetime.fromisoformat(date).replace(hour=9, tzinfo=UTC)
+            if date
+            else lodestar.clock.now()
+        )
+    except ValueError as error:
+        raise _fail(f"“{date}” is not a date: use YYYY-MM-DD.") from error
+    try:
+        reply = build_digest(
+            lodestar.nsm, lodestar.nsm_commands.watcher, _console_caller(workspace), at
+        )
+    except UserError as error:
+        raise _fail(error.message) from error
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "digest.txt").write_text(reply.text + "\n", encoding="utf-8")
+    for attachment in reply.attachments:
+        (out / attachment.filename).write_bytes(attachment.content)
+    typer.echo(reply.text)
+    typer.echo(
+        f"\nWrote {out / 'digest.txt'}"
+        + "".join(f" and {out / a.filename}" for a in reply.attachments)
+    )
 
 
 @serve_app.command("slack")

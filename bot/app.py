@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 from bot.clock import Clock, SystemClock
 from bot.feedback.service import FeedbackService
 from bot.feedback.suggest import DuplicateFinder
 from bot.notify.dispatcher import Dispatcher
 from bot.notify.ports import Messenger
+from bot.nsm.commands import NsmCommands
+from bot.nsm.config import LodestarConfig, load_config
+from bot.nsm.service import NsmService
 from bot.router import Router
 from storage.db import database_url, make_engine
 from storage.migrate import is_current, upgrade
 from storage.uow import Database
 
+CONFIG_ENV = "LODESTAR_CONFIG"
+DEFAULT_CONFIG = "lodestar.toml"
+
 
 class SchemaOutOfDate(RuntimeError):
     pass
+
+
+def find_config(path: str | Path | None = None) -> LodestarConfig | None:
+    """``--config``, else ``$LODESTAR_CONFIG``, else ``lodestar.toml`` here if it exists.
+    A named file that is missing or invalid raises (ConfigError / FileNotFoundError)."""
+    named = path or os.environ.get(CONFIG_ENV)
+    if named:
+        return load_config(named)
+    if Path(DEFAULT_CONFIG).is_file():
+        return load_config(DEFAULT_CONFIG)
+    return None
 
 
 @dataclass
@@ -25,11 +45,16 @@ class Lodestar:
     db: Database
     clock: Clock
     feedback: FeedbackService
+    nsm: NsmService
+    nsm_commands: NsmCommands
     router: Router
     messengers: dict[str, Messenger] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, url: str | None = None, clock: Clock | None = None) -> Lodestar:
+    def open(
+        cls, url: str | None = None, clock: Clock | None = None,
+        config: LodestarConfig | None = None,
+    ) -> Lodestar:
         """Connect, bring an SQLite schema up to date (PostgreSQL: check it is),
         and wire the core together."""
         engine = make_engine(database_url(url))
@@ -39,12 +64,26 @@ class Lodestar:
             raise SchemaOutOfDate(
                 "The database schema is not up to date: run `lodestar db upgrade` first."
             )
-        return cls.build(Database(engine), clock or SystemClock())
+        return cls.build(Database(engine), clock or SystemClock(), config)
 
     @classmethod
-    def build(cls, db: Database, clock: Clock) -> Lodestar:
+    def build(
+        cls, db: Database, clock: Clock, config: LodestarConfig | None = None
+    ) -> Lodestar:
         feedback = FeedbackService(db, clock, DuplicateFinder())
-        return cls(db=db, clock=clock, feedback=feedback, router=Router(feedback))
+        nsm = NsmService(db, clock, config, feedback)
+        commands = NsmCommands(nsm, config)
+        router = Router(feedback)
+        router.mount("nsm", commands)
+        if config is not None:
+            router.metric_keys = lambda: set(config.metrics)
+        return cls(db=db, clock=clock, feedback=feedback, nsm=nsm, nsm_commands=commands,
+                   router=router)
 
     def dispatcher(self, messengers: Mapping[str, Messenger] | None = None) -> Dispatcher:
         return Dispatcher(self.db, messengers or self.messengers, self.clock)
+
+    def watch(self, now: datetime | None = None) -> None:
+        """Evaluate alert rules (what the scheduler runs; the console's :run-jobs)."""
+        if self.nsm.config is not None and self.nsm.config.tree is not None:
+            self.nsm_commands.run_jobs(now)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -54,7 +55,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+    type_annotation_map: ClassVar = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        float: Float(precision=53),
+    }
 
 
 class Board(Base):
@@ -269,3 +274,82 @@ class Handshake(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+# -- North Star Metric ------------------------------------------------------------
+# One deployment has one metric tree (lodestar.toml), so metric data is not
+# scoped to a board; feedback linked to metrics is, and stays on its board.
+
+
+class Snapshot(Base):
+    """A metric's value for one period (hour, day or ISO week)."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (UniqueConstraint("metric", "period_kind", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64))
+    period_kind: Mapped[str] = mapped_column(String(8))
+    period_start: Mapped[datetime]
+    value: Mapped[float]
+    source: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+
+
+class SnapshotRevision(Base):
+    """A value that was replaced by a later recording of the same period."""
+
+    __tablename__ = "snapshot_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    metric: Mapped[str] = mapped_column(String(64), index=True)
+    period_kind: Mapped[str] = mapped_column(String(8))
+    period_start: Mapped[datetime]
+    value: Mapped[float]
+    source: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    replaced_at: Mapped[datetime]
+
+
+class ProductEvent(Base):
+    """A raw product event (actor did EVENT at a time), for event-fed metrics."""
+
+    __tablename__ = "product_events"
+    __table_args__ = (
+        UniqueConstraint("event", "actor", "occurred_at"),
+        Index("ix_product_events_event_time", "event", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    event: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime]
+    properties: Mapped[dict[str, Any] | None]
+
+
+class AlertEpisode(Base):
+    """An alert rule's episode: alerted once when it opened, once when it closed."""
+
+    __tablename__ = "alert_episodes"
+    __table_args__ = (UniqueConstraint("rule", "start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    metric: Mapped[str] = mapped_column(String(64))
+    start: Mapped[datetime]
+    end: Mapped[datetime | None]
+    peak: Mapped[float]
+    detail: Mapped[dict[str, Any]]
+
+
+class AlertMute(Base):
+    __tablename__ = "alert_mutes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(100), index=True)
+    since: Mapped[datetime]
+    until: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(200))

@@ -85,6 +85,9 @@ class WorkspaceRepository:
                 )
             ).one()
 
+    def all(self) -> list[Workspace]:
+        return list(self.session.scalars(select(Workspace).order_by(Workspace.id)))
+
     def of_board(self, board_id: int) -> list[Workspace]:
         return list(
             self.session.scalars(
@@ -369,6 +372,69 @@ class BoardRepository:
             .limit(limit)
         )
         return list(asked), list(voted)
+
+    def linked(self, metrics: Sequence[str], limit: int) -> list[Item]:
+        """Open or planned groups linked to these metrics, by demand."""
+        return list(
+            self.session.scalars(
+                self._items()
+                .where(Item.linked_metric.in_(list(metrics)), Item.merged_into_id.is_(None))
+                .order_by(Item.demand.desc(), Item.number)
+                .limit(limit)
+            )
+        )
+
+    def shipped_between(self, since: datetime, until: datetime) -> list[tuple[Item, datetime]]:
+        rows = self.session.execute(
+            select(Item, StatusChange.at)
+            .join(StatusChange, StatusChange.item_id == Item.id)
+            .where(
+                StatusChange.board_id == self.board_id,
+                StatusChange.status == "shipped",
+                StatusChange.at >= since,
+                StatusChange.at < until,
+            )
+            .order_by(StatusChange.at)
+        )
+        return [(item, at) for item, at in rows]
+
+    def created_between(self, since: datetime, until: datetime) -> list[Item]:
+        return list(
+            self.session.scalars(
+                self._items()
+                .where(Item.created_at >= since, Item.created_at < until)
+                .order_by(Item.number)
+            )
+        )
+
+    def new_backing(self, since: datetime, until: datetime, limit: int) -> list[tuple[Item, int]]:
+        """Groups by how many votes and requests they gained in the window."""
+        votes = (
+            select(Item.root_id.label("root"), func.count().label("n"))
+            .join(Vote, Vote.item_id == Item.id)
+            .where(
+                Vote.board_id == self.board_id, Vote.created_at >= since, Vote.created_at < until
+            )
+            .group_by(Item.root_id)
+        )
+        asks = (
+            select(Item.root_id.label("root"), func.count().label("n"))
+            .where(
+                Item.board_id == self.board_id, Item.created_at >= since, Item.created_at < until
+            )
+            .group_by(Item.root_id)
+        )
+        both = votes.union_all(asks).subquery()
+        totals = (
+            select(both.c.root, func.sum(both.c.n).label("n"))
+            .group_by(both.c.root)
+            .order_by(func.sum(both.c.n).desc(), both.c.root)
+            .limit(limit)
+        )
+        out = []
+        for root_id, n in self.session.execute(totals):
+            out.append((self.item_by_id(root_id), int(n)))
+        return out
 
     def all_items(self) -> list[Item]:
         return list(self.session.scalars(self._items().order_by(Item.number)))

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import session_factory
+from storage.metrics import MetricsRepository
 from storage.repositories import (
     BoardRepository,
     OutboxRepository,
@@ -21,6 +22,7 @@ class UnitOfWork:
     workspaces: WorkspaceRepository
     people: PeopleRepository
     outbox: OutboxRepository
+    metrics: MetricsRepository
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -30,6 +32,7 @@ class UnitOfWork:
         self.workspaces = WorkspaceRepository(self.session)
         self.people = PeopleRepository(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.metrics = MetricsRepository(self.session)
         return self
 
     def __exit__(

@@ -72,8 +72,13 @@ the export button is impossible to find
 def run_cli(*args: str, stdin: str = "", db: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
     return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", *args], input=stdin, capture_output=True,
-        text=True, env=env, timeout=120, check=False,
+        [sys.executable, "-m", "adapters.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
 
 
@@ -89,9 +94,29 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], Path]
 def test_every_command_answers_and_nothing_fails(session: tuple[list[dict], Path]) -> None:
     out, _ = session
     kinds = [r.get("kind") or r.get("job") for r in out]
-    for kind in ("item_created", "form", "help", "vote", "list", "show", "who", "mute",
-                 "connect", "merge", "unmerge", "status", "tag", "link", "announce", "admins",
-                 "board_join", "export", "ship", "ship_notice", "suggestions"):
+    for kind in (
+        "item_created",
+        "form",
+        "help",
+        "vote",
+        "list",
+        "show",
+        "who",
+        "mute",
+        "connect",
+        "merge",
+        "unmerge",
+        "status",
+        "tag",
+        "link",
+        "announce",
+        "admins",
+        "board_join",
+        "export",
+        "ship",
+        "ship_notice",
+        "suggestions",
+    ):
         assert kind in kinds, kind
     assert not any("Something went wrong" in r.get("text", "") for r in out)
 
@@ -132,15 +157,32 @@ def test_exported_json_matches_the_conversation(session: tuple[list[dict], Path]
     assert rows[1]["status"] == "shipped" and rows[1]["tags"] == ["ui"]
     assert rows[1]["demand"] == 2 and rows[1]["votes"] == 1
     assert rows[2]["merged_into"] == 1 and rows[2]["demand"] == 2
-    assert rows[3] == {**rows[3], "status": "planned", "demand": 2, "votes": 1,
-                       "linked_metric": "activation_rate", "merged_into": None}
+    assert rows[3] == {
+        **rows[3],
+        "status": "planned",
+        "demand": 2,
+        "votes": 1,
+        "linked_metric": "activation_rate",
+        "merged_into": None,
+    }
     assert rows[4]["text"] == "<!channel> <!here> @everyone @here <@U123> look"
     for row in rows.values():
-        assert set(row) >= {"number", "text", "status", "demand", "votes", "requesters",
-                            "merged_into", "tags", "linked_metric", "created_at"}
+        assert set(row) >= {
+            "number",
+            "text",
+            "status",
+            "demand",
+            "votes",
+            "requesters",
+            "merged_into",
+            "tags",
+            "linked_metric",
+            "created_at",
+        }
     csv_done = run_cli("export", "feedback", db=db)
     assert csv_done.stdout.splitlines()[0].startswith(
-        "number,text,status,demand,votes,requesters,merged_into,tags,linked_metric,created_at")
+        "number,text,status,demand,votes,requesters,merged_into,tags,linked_metric,created_at"
+    )
 
 
 def test_one_line_with_dash_c(tmp_path: Path) -> None:
@@ -156,8 +198,18 @@ def test_unknown_workspace_export_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["console"], ["demo"], ["db"], ["db", "upgrade"], ["export"], ["export", "feedback"],
-     ["admins"], ["admins", "add"], ["admins", "remove"]],
+    [
+        [],
+        ["console"],
+        ["demo"],
+        ["db"],
+        ["db", "upgrade"],
+        ["export"],
+        ["export", "feedback"],
+        ["admins"],
+        ["admins", "add"],
+        ["admins", "remove"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
@@ -168,7 +220,15 @@ def test_every_command_has_help(command: list[str]) -> None:
 def test_demo_runs_on_a_fresh_database(tmp_path: Path) -> None:
     done = run_cli("demo", "--out", str(tmp_path / "out"), db=tmp_path / "unused.db")
     assert done.returncode == 0, done.stderr
-    assert "Seeded Canvasly: 34 people, 42 items" in done.stdout
-    assert "🚀 #2 shipped" in done.stdout
-    assert (tmp_path / "out" / "feedback.csv").exists()
+    out = done.stdout
+    assert "Seeded Canvasly: 34 people, 42 items" in out
+    assert "🚀 #2 shipped" in out
+    assert "Why Weekly active editors moved in" in out
+    assert "→ #metrics: 🔔 Support tickets [support_tickets] is up: 240" in out
+    assert "☀️ Daily digest" in out
+    files = tmp_path / "out"
+    for name in ("feedback.csv", "digest.txt", "north-star.png", "lodestar.toml"):
+        assert (files / name).exists(), name
+    png = (files / "north-star.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 50_000
     assert not (tmp_path / "unused.db").exists()  # the demo never touches DATABASE_URL

@@ -104,7 +104,13 @@ TAGS = [
     (18, ("performance",)),
     (4, ("shortcuts",)),
 ]
-LINKS = [(18, "activation_rate"), (7, "active_accounts"), (6, "retention")]
+LINKS = [
+    (18, "weekly_active_share"),
+    (34, "weekly_active_share"),
+    (7, "active_accounts"),
+    (17, "editors_per_team"),
+    (6, "weekly_active_share"),
+]
 
 SCRIPT = """\
 :# Monday morning at Canvasly. Everyone uses /feedback; admins keep the board tidy.
@@ -127,6 +133,11 @@ the alignment tools keep fighting me, I want things to line up on a grid
 :as Omar
 /feedback <!channel> the canvas is blinding, @everyone needs a dark theme
 /feedback vote #999
+/nsm
+/nsm why
+/nsm tree
+/nsm history weekly_active_share 8
+/nsm record support_tickets 240
 /feedback merge #2 into #7
 :as Priya admin
 /feedback merge #43 into #2
@@ -138,4 +149,9 @@ the alignment tools keep fighting me, I want things to line up on a grid
 :as Lena
 /feedback mute
 /feedback list shipped
+:as Priya admin
+/nsm record support_tickets 240
+/nsm alerts
+/nsm chart 52
+/nsm digest
 """

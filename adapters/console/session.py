@@ -20,6 +20,7 @@ from adapters.console.render import reply_text
 from bot.app import Lodestar
 from bot.clock import FixedClock
 from bot.context import Caller, ChatMessage
+from bot.errors import UserError
 from bot.replies import Reply
 
 PLATFORM = "console"
@@ -112,7 +113,7 @@ class ConsoleSession:
         elif name in ("react", "unreact") and len(args) == 2:
             self._react(args[0], args[1], added=name == "react")
         elif name == "run-jobs" and len(args) <= 1:
-            self.run_jobs(args[0] if args else None)
+            self.run_jobs(args[0] if args else None, watch=True)
         else:
             self._error(f"Unknown directive :{text} — see lodestar console --help.")
 
@@ -193,8 +194,9 @@ class ConsoleSession:
 
     # -- jobs ------------------------------------------------------------------
 
-    def run_jobs(self, at: str | None = None) -> None:
-        """Run what is due now, or at ISO time ``at`` (the outbox dispatcher)."""
+    def run_jobs(self, at: str | None = None, *, watch: bool = False) -> None:
+        """Deliver what the outbox holds; with ``watch``, first evaluate alert rules
+        as of now, or as of ISO time ``at``."""
         clock = self.app.clock
         if at is not None:
             try:
@@ -203,6 +205,11 @@ class ConsoleSession:
                 self._error(f"“{at}” is not an ISO time, e.g. 2026-11-25T09:00.")
                 return
             clock = FixedClock(when if when.tzinfo else when.replace(tzinfo=UTC))
+        if watch:
+            try:
+                self.app.watch(clock.now())
+            except UserError as error:
+                self._error(error.message)
         dispatcher = self.app.dispatcher({PLATFORM: self.messenger})
         dispatcher.clock = clock
         asyncio.run(dispatcher.run_once())

@@ -278,6 +278,60 @@ class FeedbackService:
             uow.commit()
             return views
 
+    def linked_to(self, caller: Caller, metrics: list[str], limit: int = 5) -> list[ItemView]:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            views = self._views(scope, scope.repo.linked(metrics, limit))
+            uow.commit()
+            return views
+
+    def shipped_between(
+        self, caller: Caller, since: datetime, until: datetime
+    ) -> list[tuple[ItemView, datetime]]:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            rows = scope.repo.shipped_between(since, until)
+            views = self._views(scope, [item for item, _ in rows])
+            uow.commit()
+            return [(view, at) for view, (_, at) in zip(views, rows, strict=True)]
+
+    def activity(
+        self, caller: Caller, since: datetime, until: datetime, limit: int = 3
+    ) -> tuple[list[ItemView], list[tuple[ItemView, int]]]:
+        """Items logged in the window, and the groups that gained most backing in it."""
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            created = self._views(scope, scope.repo.created_between(since, until))
+            rising = scope.repo.new_backing(since, until, limit)
+            views = self._views(scope, [item for item, _ in rising])
+            uow.commit()
+            return created, [(v, n) for v, (_, n) in zip(views, rising, strict=True)]
+
+    def caller_is_admin(self, caller: Caller) -> bool:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            allowed = self.is_admin(uow, scope.workspace, caller)
+            uow.commit()
+            return allowed
+
+    def post_targets(self, default_channel: str | None) -> list[tuple[int, int, str]]:
+        """(board id, workspace id, channel) for every workspace that takes metric posts:
+        its own ``/nsm channel`` setting, else the configured default."""
+        with self.db.uow() as uow:
+            out = []
+            for workspace in uow.workspaces.all():
+                channel = uow.workspaces.setting(workspace.id, "nsm_channel") or default_channel
+                if channel:
+                    out.append((workspace.board_id, workspace.id, channel))
+            return out
+
+    def set_nsm_channel(self, caller: Caller, channel: str | None) -> None:
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            self._require_admin(scope, caller, "set the metrics channel")
+            uow.workspaces.set_setting(scope.workspace.id, "nsm_channel", channel)
+            uow.commit()
+
     def show(self, caller: Caller, number: int) -> ItemView:
         with self.db.uow() as uow:
             scope = self._scope(uow, caller)

@@ -114,7 +114,12 @@ class Dispatcher:
         post = ChannelPost(
             workspace.platform, workspace.external_id, payload["channel"], payload.get("thread")
         )
-        reply = ship_thread_reply(payload) if post.thread else ship_announcement(payload)
+        if payload.get("kind") == "post":
+            reply = public(str(payload["text"]), kind=message.job)
+        elif post.thread:
+            reply = ship_thread_reply(payload)
+        else:
+            reply = ship_announcement(payload)
         return messenger, post, reply
 
 

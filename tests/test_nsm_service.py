@@ -1,0 +1,317 @@
+"""The North Star Metric through the router and the command line, on real storage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import Lodestar
+from bot.clock import FixedClock
+from bot.nsm.config import parse_config
+from bot.nsm.ingest import ImportProblems, read_snapshots
+from storage.models import ProductEvent, Snapshot
+from storage.uow import Database
+from tests.conversation import Chat
+
+CONFIG = """\
+[nsm]
+north_star = "wat"
+inputs = ["accounts", "teams_per_account"]
+counter_metrics = ["tickets"]
+formula = "product"
+
+[metrics.wat]
+name = "Weekly active teams"
+[metrics.accounts]
+name = "Active accounts"
+[metrics.teams_per_account]
+name = "Teams per account"
+[metrics.tickets]
+name = "Support tickets"
+higher_is_better = false
+rollup = "sum"
+[metrics.creators]
+name = "Weekly creators"
+events = { unique_actors_of = "project_created" }
+
+[digest]
+channel = "metrics"
+
+[[alerts]]
+name = "tickets-high"
+kind = "threshold"
+metric = "tickets"
+above = 100
+"""
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wednesday of 2026-W48
+
+
+@pytest.fixture
+def nsm_app(database: Database) -> Lodestar:
+    return Lodestar.build(database, FixedClock(NOW), parse_config(CONFIG))
+
+
+@pytest.fixture
+def chat(nsm_app: Lodestar) -> Chat:
+    return Chat(nsm_app).as_("pm", admin=True)
+
+
+def posts(chat: Chat) -> list[dict]:
+    """What was posted in the metrics channel."""
+    return [r for r in chat.out if r.get("job") == "nsm_alert"]
+
+
+def record_weeks(chat: Chat, rows: dict[str, list[float]], last: str = "2026-W47") -> None:
+    year, week = last.split("-W")
+    n = len(next(iter(rows.values())))
+    for key, values in rows.items():
+        for i, value in enumerate(values):
+            chat.say(f"/nsm record {key} {value} {year}-W{int(week) - n + 1 + i:02d}")
+
+
+def test_record_replaces_the_value_and_keeps_the_old_one(chat: Chat, nsm_app: Lodestar) -> None:
+    assert chat.text("/nsm record wat 1200 2026-W40") == (
+        "Recorded Weekly active teams = 1,200 for 2026-W40."
+    )
+    assert chat.text("/nsm record wat 1,250 2026-W40") == (
+        "Recorded Weekly active teams = 1,250 for 2026-W40 (was 1,200)."
+    )
+    with nsm_app.db.uow() as uow:
+        assert [s.value for s in uow.metrics.snapshots(["wat"])] == [1250.0]
+        assert [r.value for r in uow.metrics.revisions("wat")] == [1200.0]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("/nsm record wat lots", "“lots” is not a number: write it like 1234 or 12.5."),
+        ("/nsm record wat nan", "“nan” is not a number: write it like 1234 or 12.5."),
+        (
+            "/nsm record nope 3",
+            "There is no metric “nope” (known: accounts, creators, "
+            "teams_per_account, tickets, wat).",
+        ),
+        ("/nsm record wat 3 2026-W60", "'2026-W60' is not a week: use 2026-W41 or 2026-10-05."),
+        (
+            "/nsm record wat 3 2027-W01",
+            "2027-W01 has not started yet; record values for past periods.",
+        ),
+        ("/nsm record creators 3", "creators is counted from raw events; import events instead."),
+        ("/nsm why 2019-W01", "There is no data for 2019-W01."),
+        ("/nsm frobnicate", "I don't understand “/nsm frobnicate”; try /nsm help."),
+    ],
+)
+def test_bad_nsm_input_is_one_private_sentence_and_changes_nothing(
+    chat: Chat, nsm_app: Lodestar, line: str, expected: str
+) -> None:
+    reply = chat.reply(line)
+    assert reply == {"kind": "error", "text": expected, "private": True}
+    with nsm_app.db.uow() as uow:
+        assert uow.metrics.snapshots(["wat", "creators"]) == []
+
+
+def test_only_admins_record(chat: Chat) -> None:
+    assert chat.as_("bo").text("/nsm record wat 3") == "Only board admins can record metric values."
+
+
+def test_summary_why_and_the_json_contract(chat: Chat) -> None:
+    record_weeks(
+        chat,
+        {
+            "wat": [200, 210, 231],
+            "accounts": [100, 100, 105],
+            "teams_per_account": [2, 2.1, 2.2],
+            "tickets": [40, 42, 41],
+        },
+    )
+    summary = chat.reply("/nsm")
+    assert summary["week"] == "2026-W47" and summary["north_star"] == 231
+    assert "Weekly active teams, 2026-W47: 231" in summary["text"]
+    why = chat.reply("/nsm why")["why"]
+    assert why["week"] == "2026-W47" and why["method"] == "lmdi"
+    assert why["north_star"] == {"key": "wat", "previous": 210, "current": 231, "change": 21}
+    assert [c["metric"] for c in why["contributions"]] == ["accounts", "teams_per_account"]
+    total = sum(c["contribution"] for c in why["contributions"]) + why["unexplained"]
+    assert total == pytest.approx(21, rel=1e-9)
+    assert why["unexplained"] == pytest.approx(0, abs=1e-9)
+
+
+def test_why_names_missing_inputs(chat: Chat) -> None:
+    record_weeks(chat, {"wat": [200, 210], "accounts": [100, 100]})
+    assert chat.text("/nsm why 2026-W47") == (
+        "2026-W47 is missing values for teams_per_account; record them first."
+    )
+
+
+def test_why_shows_linked_feedback_and_what_shipped(chat: Chat, nsm_app: Lodestar) -> None:
+    record_weeks(
+        chat,
+        {
+            "wat": [200, 210, 260],
+            "accounts": [100, 100, 125],
+            "teams_per_account": [2, 2.1, 2.08],
+            "tickets": [40, 42, 41],
+        },
+    )
+    chat.say("/feedback invite links for whole accounts")
+    chat.say("/feedback link #1 accounts")
+    nsm_app.clock.set(datetime(2026, 11, 18, 10, tzinfo=UTC))  # inside 2026-W47
+    chat.say("/feedback ship #1")
+    nsm_app.clock.set(NOW)
+    why = chat.reply("/nsm why 2026-W47")["why"]
+    assert [f["number"] for f in why["feedback"]] == [1]
+    assert [s["number"] for s in why["shipped"]] == [1]
+
+
+def test_daily_values_roll_up_into_weeks(chat: Chat, nsm_app: Lodestar) -> None:
+    for day, value in [("2026-11-16", 10), ("2026-11-17", 12), ("2026-11-18", 11)]:
+        chat.say(f"/nsm record tickets {value} {day}")
+        chat.say(f"/nsm record accounts {value * 10} {day}")
+    [(week, tickets)] = nsm_app.nsm.history("tickets", 2)[:1]
+    assert (week.key, tickets) == ("2026-W47", 33)  # tickets roll up by sum
+    assert nsm_app.nsm.history("accounts", 2)[0][1] == 110  # the default rule: last
+
+
+def test_event_fed_metric_counts_unique_actors_per_week(nsm_app: Lodestar, tmp_path: Path) -> None:
+    from bot.nsm.ingest import read_events
+
+    lines = [
+        '{"actor": "a", "event": "project_created", "timestamp": "2026-11-16T09:00:00Z"}',
+        '{"actor": "a", "event": "project_created", "timestamp": "2026-11-17T09:00:00Z"}',
+        '{"actor": "b", "event": "project_created", "timestamp": "2026-11-18T09:00:00Z"}',
+        '{"actor": "c", "event": "page_viewed", "timestamp": "2026-11-18T09:00:00Z"}',
+        '{"actor": "a", "event": "project_created", "timestamp": 1795514400}',
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert nsm_app.nsm.import_events(read_events(path)) == 5
+    assert nsm_app.nsm.import_events(read_events(path)) == 0  # a re-import adds nothing
+    history = dict((w.key, v) for w, v in nsm_app.nsm.history("creators", 2))
+    assert history == {"2026-W47": 2, "2026-W48": 1}
+
+
+def test_alerts_fire_once_recover_once_and_survive_a_restart(
+    chat: Chat, nsm_app: Lodestar, database: Database
+) -> None:
+    record_weeks(chat, {"tickets": [40, 42, 41]})
+    chat.say("/nsm record tickets 140 2026-W48")
+    alerts = posts(chat)
+    assert len(alerts) == 1 and "tickets-high" in alerts[0]["text"]
+    assert chat.text("/nsm alerts") == "Open alerts: tickets-high since 2026-11-23."
+    # A restart: a new process over the same database evaluates again; nothing new.
+    again = Lodestar.build(database, FixedClock(NOW), parse_config(CONFIG))
+    again.watch()
+    with database.uow() as uow:
+        assert uow.outbox.counts() == {"sent": 1}
+    chat.say("/nsm record tickets 60 2026-W48")
+    recovered = posts(chat)
+    assert len(recovered) == 2 and recovered[1]["text"].startswith("✅ Recovered")
+    chat.say(":run-jobs")
+    assert len(posts(chat)) == 2
+
+
+def test_a_snoozed_rule_posts_nothing(chat: Chat) -> None:
+    record_weeks(chat, {"tickets": [40, 42, 41]})
+    assert chat.text("/nsm alerts mute tickets-high 2d").startswith("tickets-high is snoozed")
+    chat.say("/nsm record tickets 140 2026-W48")
+    assert posts(chat) == []
+    assert "no alert rule" in chat.text("/nsm alerts mute nope 2d")
+    assert "not a duration" in chat.text("/nsm alerts mute tickets-high soon")
+    assert chat.as_("bo").text("/nsm alerts mute tickets-high 2d") == (
+        "Only board admins can snooze alerts."
+    )
+
+
+def test_no_config_is_a_clear_sentence(database: Database) -> None:
+    chat = Chat(Lodestar.build(database, FixedClock(NOW)))
+    assert chat.text("/nsm").startswith("No metric tree is configured yet")
+
+
+def test_csv_reader_names_bad_lines_and_keeps_nothing() -> None:
+    text = "metric,period,value\nwat,2026-W40,10\nwat,2026-W41,ten\nnope,2026-W41,3\n"
+    with pytest.raises(ImportProblems) as caught:
+        read_snapshots(text, {"wat"}, source="m.csv")
+    assert caught.value.problems == [
+        (3, "“ten” is not a number: write it like 1234 or 12.5"),
+        (4, "unknown metric “nope”"),
+    ]
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{cwd / 'l.db'}"}
+    env.pop("LODESTAR_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_command_line_imports_explains_and_backtests(tmp_path: Path) -> None:
+    (tmp_path / "lodestar.toml").write_text(CONFIG)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("wat,2026-W40,10\nwat,2026-W41,x\n")
+    done = run_cli("metrics", "import", str(bad), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "bad.csv: nothing was imported — line 2: “x” is not a number: write it like 1234 or 12.5."
+    )
+    rows = ["metric,period,value"]
+    for i, w in enumerate(range(40, 48)):
+        rows += [
+            f"wat,2026-W{w},{200 + 10 * i}",
+            f"accounts,2026-W{w},{100 + 5 * i}",
+            f"teams_per_account,2026-W{w},{(200 + 10 * i) / (100 + 5 * i)}",
+        ]
+    good = tmp_path / "good.csv"
+    good.write_text("\n".join(rows) + "\n")
+    done = run_cli("metrics", "import", str(good), cwd=tmp_path)
+    assert done.returncode == 0 and "Imported 24 values" in done.stdout, done.stderr
+    why = run_cli("nsm", "why", "--week", "2026-W45", "--json", cwd=tmp_path)
+    assert why.returncode == 0, why.stderr
+    data = json.loads(why.stdout)
+    assert set(data) >= {"week", "method", "north_star", "contributions", "unexplained"}
+    assert data["north_star"]["change"] == 10
+    unknown = run_cli("nsm", "why", "--week", "2026-W99", cwd=tmp_path)
+    assert unknown.returncode == 2 and "not a week" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "actor,event,timestamp\na,project_created,2026-11-02T10:00:00\n"
+        "b,project_created,yesterday\n"
+    )
+    done = run_cli("events", "import", str(events), cwd=tmp_path)
+    assert done.returncode == 2 and "line 3: “yesterday” is not a time" in done.stderr
+    series = tmp_path / "series.csv"
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    series.write_text(
+        "timestamp,value\n"
+        + "".join(
+            f"{(start + timedelta(days=d)).isoformat()},{100 + (30 if d == 60 else 0)}\n"
+            for d in range(90)
+        )
+    )
+    done = run_cli("alerts", "backtest", "--csv", str(series), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    episodes = json.loads(done.stdout)["episodes"]
+    assert [e["start"][:10] for e in episodes] == ["2026-03-02"]
+    done = run_cli("alerts", "backtest", "--metric", "wat", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with Database(
+        __import__("storage.db", fromlist=["make_engine"]).make_engine(
+            f"sqlite:///{tmp_path / 'l.db'}"
+        )
+    ).uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Snapshot)) == 24
+        assert uow.session.scalar(select(func.count()).select_from(ProductEvent)) == 0
