@@ -315,3 +315,48 @@ def test_command_line_imports_explains_and_backtests(tmp_path: Path) -> None:
     ).uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Snapshot)) == 24
         assert uow.session.scalar(select(func.count()).select_from(ProductEvent)) == 0
+
+
+def test_without_a_formula_why_needs_history_and_says_so(database: Database) -> None:
+    config = parse_config(CONFIG.replace('formula = "product"\n', ""))
+    chat = Chat(Lodestar.build(database, FixedClock(NOW), config)).as_("pm", admin=True)
+    record_weeks(chat, {"wat": [200, 210], "accounts": [100, 104], "teams_per_account": [2, 2.02]})
+    reply = chat.reply("/nsm why")
+    assert reply["kind"] == "error" and "history" in reply["text"]
+    record_weeks(
+        chat,
+        {
+            "wat": [200, 190, 230, 250, 240, 262, 270, 281, 300, 296],
+            "accounts": [100, 96, 112, 120, 118, 126, 130, 133, 140, 141],
+            "teams_per_account": [2, 1.98, 2.05, 2.08, 2.03, 2.08, 2.07, 2.1, 2.14, 2.1],
+        },
+    )
+    why = chat.reply("/nsm why")["why"]
+    total = sum(c["contribution"] for c in why["contributions"]) + why["unexplained"]
+    assert total == pytest.approx(why["north_star"]["change"], rel=1e-9)
+    assert why["method"] != "lmdi"
+
+
+def test_digest_on_the_command_line_writes_text_and_chart(tmp_path: Path) -> None:
+    (tmp_path / "lodestar.toml").write_text(CONFIG)
+    rows = ["metric,period,value"] + [
+        f"{k},2026-W{w},{v}"
+        for w in range(30, 48)
+        for k, v in (("wat", 200 + w), ("accounts", 100), ("teams_per_account", (200 + w) / 100))
+    ]
+    (tmp_path / "v.csv").write_text("\n".join(rows) + "\n")
+    assert run_cli("metrics", "import", "v.csv", cwd=tmp_path).returncode == 0
+    done = run_cli("digest", "--date", "2026-11-25", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Daily digest, Wednesday 25 November 2026" in done.stdout
+    assert (tmp_path / "out" / "digest.txt").read_text().startswith("☀️ Daily digest")
+    assert (tmp_path / "out" / "north-star.png").read_bytes()[:4] == b"\x89PNG"
+    bad = run_cli("digest", "--date", "someday", cwd=tmp_path)
+    assert bad.returncode == 2 and "is not a date" in bad.stderr
+
+
+def test_a_broken_config_stops_start_up_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "lodestar.toml").write_text('[nsm]\nnorth_star = "wat"\ninputs = ["x"]\n')
+    done = run_cli("nsm", "tree", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "lodestar.toml line" in done.stderr and "Traceback" not in done.stderr
