@@ -95,7 +95,7 @@ def test_muted_people_get_no_dm(board: Chat) -> None:
 
 def test_a_crash_half_way_loses_nothing_and_sends_nothing_twice(app: Lodestar, board: Chat) -> None:
     board.session.messenger.platform = "elsewhere"  # keep the console from delivering
-    board.session.run_jobs = lambda at=None: None  # type: ignore[method-assign]
+    board.session.run_jobs = lambda at=None, watch=False: None  # type: ignore[method-assign]
     board.say("/feedback ship #1")
     first = FlakyMessenger(crash_after=3)
     with pytest.raises(Crash):
@@ -113,7 +113,7 @@ def test_a_crash_half_way_loses_nothing_and_sends_nothing_twice(app: Lodestar, b
 
 
 def test_one_failing_dm_never_stops_the_rest_and_is_retried(app: Lodestar, board: Chat) -> None:
-    board.session.run_jobs = lambda at=None: None  # type: ignore[method-assign]
+    board.session.run_jobs = lambda at=None, watch=False: None  # type: ignore[method-assign]
     board.say("/feedback ship #1")
     messenger = FlakyMessenger(fail_for="bo")
     report = asyncio.run(app.dispatcher({"console": messenger}).run_once())
@@ -125,3 +125,17 @@ def test_one_failing_dm_never_stops_the_rest_and_is_retried(app: Lodestar, board
     app.clock.advance(minutes=1)
     asyncio.run(app.dispatcher({"console": messenger}).run_once())
     assert sorted(messenger.dms) == ["ana", "bo", "cy", "dee", "eli"]
+
+
+def test_a_process_without_the_platform_leaves_its_notices_alone(
+    app: Lodestar, board: Chat
+) -> None:
+    board.session.run_jobs = lambda at=None, watch=False: None  # type: ignore[method-assign]
+    board.say("/feedback ship #1")
+    elsewhere = FlakyMessenger()
+    elsewhere.platform = "slack"
+    report = asyncio.run(app.dispatcher({"slack": elsewhere}).run_once())
+    assert (report.sent, report.skipped, elsewhere.dms) == (0, 0, [])
+    console = FlakyMessenger()
+    asyncio.run(app.dispatcher({"console": console}).run_once())
+    assert sorted(console.dms) == ["ana", "bo", "cy", "dee", "eli"]

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 6
+MUTED = "muted"
 
 
 @dataclass
@@ -53,16 +54,18 @@ class Dispatcher:
     async def _deliver(self, message: OutboxMessage, report: DispatchReport) -> None:
         now = self.clock.now()
         with self.db.uow() as uow:
+            target = self._target(uow, message)
+            if target is None:
+                return  # for a platform this process does not serve: leave it be
             if not uow.outbox.claim(message, now + LEASE):
                 return
-            target = self._target(uow, message)
-            uow.commit()
-        if target is None:
-            with self.db.uow() as uow:
-                uow.outbox.finish(message.id, "skipped", self.clock.now())
+            if target is MUTED:
+                uow.outbox.finish(message.id, "skipped", now)
                 uow.commit()
-            report.skipped += 1
-            return
+                report.skipped += 1
+                return
+            uow.commit()
+        assert not isinstance(target, str)
         messenger, to, reply = target
         try:
             if isinstance(to, Recipient):
@@ -89,12 +92,14 @@ class Dispatcher:
 
     def _target(
         self, uow: UnitOfWork, message: OutboxMessage
-    ) -> tuple[Messenger, Recipient | ChannelPost, Reply] | None:
+    ) -> tuple[Messenger, Recipient | ChannelPost, Reply] | str | None:
+        """Where and what to send; ``MUTED`` when it must not be sent at all; None
+        when no messenger of this process can deliver it."""
         payload = message.payload
         if payload.get("kind") == "dm":
             person = uow.people.get(payload["person_id"])
             if person.muted:
-                return None
+                return MUTED
             board_workspaces = {w.id for w in uow.workspaces.of_board(message.board_id)}
             for identity, workspace in uow.people.identities(person.id):
                 messenger = self.messengers.get(workspace.platform)
