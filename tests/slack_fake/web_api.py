@@ -685,6 +685,9 @@ class FakeSlackWebAPI:
         _decode_json_params(params)
         auth = request.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else params.pop("token", None)
+        if token is None and auth.startswith("Basic "):
+            # oauth.v2.access authenticates with the app's client id and secret
+            token = "basic:" + base64.b64decode(auth[6:]).decode().split(":", 1)[0]
         api_request = ApiRequest(
             method, params, token, {k.lower(): v for k, v in request.headers.items()}
         )

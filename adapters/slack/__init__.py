@@ -1,0 +1,1 @@
+"""Lodestar on Slack: slack-bolt listeners that translate Slack into core calls and back."""

@@ -1,0 +1,66 @@
+"""The App Home tab: the top of the board, the viewer's own items and votes, the north star."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.slack import render
+from bot.context import Caller
+from bot.feedback.presenter import card
+from bot.feedback.views import ItemView
+from bot.replies import private
+from bot.router import Router
+
+TOP = 10
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": render.plain(text, 150)}
+
+
+def _items(views: list[ItemView], empty: str) -> list[dict[str, Any]]:
+    if not views:
+        return [{"type": "context", "elements": [{"type": "mrkdwn", "text": empty}]}]
+    out: list[dict[str, Any]] = []
+    for view in views:
+        out.extend(render.card_blocks(card(view)))
+    return out
+
+
+def _north_star(router: Router, caller: Caller) -> str:
+    if "nsm" not in router.commands:
+        return "No north star metric is set up yet."
+    replies = router.command(caller, "nsm", "")
+    return "\n".join(r.text for r in replies) or "No north star metric is set up yet."
+
+
+def home_view(router: Router, caller: Caller) -> dict[str, Any]:
+    """Built from the core's services; synchronous, like the core."""
+    feedback = router.feedback
+    top = feedback.top(caller, TOP)
+    asked, voted = feedback.mine(caller, 5)
+    blocks: list[dict[str, Any]] = [
+        _header("⭐ North star"),
+        *render.message([private(_north_star(router, caller))])["blocks"],
+        {
+            "type": "actions",
+            "block_id": "home",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": render.OPEN_FORM,
+                    "text": render.plain("📝 Log feedback"),
+                    "style": "primary",
+                }
+            ],
+        },
+        {"type": "divider"},
+        _header(f"🏆 Top {TOP} by demand"),
+        *_items(top, "The board is empty: log the first item with /feedback."),
+        {"type": "divider"},
+        _header("🙋 You asked for"),
+        *_items(asked, "Nothing yet: /feedback <text>, or react 💡 on a message."),
+        _header("👍 You vote for"),
+        *_items(voted, "No votes yet: react 👍 on an item's card or press Vote."),
+    ]
+    return {"type": "home", "callback_id": "lodestar_home", "blocks": blocks[:100]}

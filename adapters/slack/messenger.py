@@ -1,0 +1,76 @@
+"""Delivers outbox notices on Slack: DMs, thread replies, announcements, files.
+
+Any Web API error is raised, so the dispatcher retries that one notice later
+and carries on with the rest. 429s are first retried in place by slack_sdk's
+rate-limit handler (after Retry-After) on the client this is given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import render
+from bot.notify.ports import ChannelPost, Recipient
+from bot.replies import Reply
+
+PLATFORM = "slack"
+_CHANNEL_REF = re.compile(r"<#([A-Z0-9]+)(?:\|[^>]*)?>")
+
+ClientFor = Callable[[str], Awaitable[AsyncWebClient]]
+
+
+def channel_id(channel: str) -> str:
+    """``<#C123|name>`` → ``C123``; ``name`` → ``#name``; ids pass through."""
+    match = _CHANNEL_REF.fullmatch(channel.strip())
+    if match:
+        return match.group(1)
+    channel = channel.strip()
+    if re.fullmatch(r"[CGD][A-Z0-9]{6,}", channel):
+        return channel
+    return "#" + channel.lstrip("#")
+
+
+class SlackMessenger:
+    platform = PLATFORM
+
+    def __init__(self, client_for: ClientFor) -> None:
+        self.client_for = client_for
+
+    async def send_direct(self, to: Recipient, reply: Reply) -> None:
+        client = await self.client_for(to.workspace)
+        opened = await client.conversations_open(users=to.user)
+        await self._post(client, opened["channel"]["id"], reply)
+
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
+        client = await self.client_for(to.workspace)
+        await self._post(client, channel_id(to.channel), reply, thread=to.thread)
+
+    async def _post(
+        self, client: AsyncWebClient, channel: str, reply: Reply, thread: str | None = None
+    ) -> None:
+        body: dict[str, Any] = render.message([reply])
+        if reply.card is not None and reply.kind == "item_created":
+            body = render.card_message(reply.card, reply.text)
+        posted = await client.chat_postMessage(
+            channel=channel, thread_ts=thread, unfurl_links=False, **body
+        )
+        if reply.attachments:
+            await upload(client, posted["channel"], reply, thread=thread)
+
+
+async def upload(
+    client: AsyncWebClient, channel: str, reply: Reply, thread: str | None = None
+) -> None:
+    """Charts and CSVs through files.getUploadURLExternal + completeUploadExternal."""
+    await client.files_upload_v2(
+        channel=channel,
+        thread_ts=thread,
+        file_uploads=[
+            {"content": a.content, "filename": a.filename, "title": a.title or a.filename}
+            for a in reply.attachments
+        ],
+    )
