@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from storage.models import (
     Board,
@@ -36,6 +39,77 @@ OPEN_STATUSES = ("new", "planned", "in-progress")
 def _insert(session: Session, table: Any) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _dialect_insert(dialect: str, table: Any) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+@cache
+def _hot(name: str, dialect: str) -> Any:
+    """Statements on the vote and capture paths, built once with bound parameters:
+    building a statement costs more than running it on SQLite."""
+    p = bindparam
+    if name == "resolve":
+        return (
+            select(Workspace, Identity, Person)
+            .outerjoin(
+                Identity,
+                and_(Identity.workspace_id == Workspace.id, Identity.external_id == p("user")),
+            )
+            .outerjoin(Person, Person.id == Identity.person_id)
+            .where(Workspace.platform == p("platform"), Workspace.external_id == p("workspace"))
+        )
+    if name in ("item", "item_locked"):
+        query = select(Item).where(Item.board_id == p("board"), Item.number == p("number"))
+        return query.with_for_update() if name == "item_locked" else query
+    if name == "add_vote":
+        return (
+            _dialect_insert(dialect, Vote)
+            .values(
+                board_id=p("board"), item_id=p("item"), person_id=p("person"), created_at=p("at")
+            )
+            .on_conflict_do_nothing(index_elements=["item_id", "person_id"])
+            .returning(Vote.id)
+        )
+    if name == "join_group":
+        return (
+            _dialect_insert(dialect, GroupMember)
+            .values(
+                root_id=p("root"), person_id=p("person"), board_id=p("board"), weight=p("delta")
+            )
+            .on_conflict_do_update(
+                index_elements=["root_id", "person_id"],
+                set_={"weight": GroupMember.weight + p("delta2")},
+            )
+            .returning(GroupMember.weight)
+        )
+    if name == "add_demand":
+        return (
+            update(Item)
+            .where(Item.id == p("root"))
+            .values(demand=Item.demand + p("delta"))
+            .returning(Item.demand)
+            .execution_options(synchronize_session=False)
+        )
+    if name == "facts":
+        votes = select(func.count(Vote.id)).where(Vote.item_id == Item.id).scalar_subquery()
+        return (
+            select(Item.id, Person.display_name, votes)
+            .join(Person, Person.id == Item.requester_id)
+            .where(Item.id.in_(p("ids", expanding=True)))
+        )
+    if name == "tags":
+        return (
+            select(ItemTag.item_id, ItemTag.tag)
+            .where(ItemTag.item_id.in_(p("ids", expanding=True)))
+            .order_by(ItemTag.tag)
+        )
+    if name == "items_by_ids":
+        return select(Item).where(
+            Item.board_id == p("board"), Item.id.in_(p("ids", expanding=True))
+        )
+    raise KeyError(name)
 
 
 class WorkspaceRepository:
@@ -196,6 +270,16 @@ class PeopleRepository:
     def get(self, person_id: int) -> Person:
         return self.session.get_one(Person, person_id)
 
+    def resolve(
+        self, platform: str, workspace: str, user: str
+    ) -> tuple[Workspace, Identity | None, Person | None] | None:
+        """Workspace, identity and person of a caller in one round trip."""
+        row = self.session.execute(
+            _hot("resolve", self.session.get_bind().dialect.name),
+            {"platform": platform, "workspace": workspace, "user": user},
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
     def names(self, person_ids: Iterable[int]) -> dict[int, str]:
         ids = set(person_ids)
         if not ids:
@@ -302,10 +386,13 @@ class BoardRepository:
         return item
 
     def item(self, number: int, *, lock: bool = False) -> Item | None:
-        query = self._items().where(Item.number == number)
-        if lock:
-            query = query.with_for_update()
-        return self.session.scalar(query)
+        return self.session.scalar(
+            self._hot("item_locked" if lock else "item"),
+            {"board": self.board_id, "number": number},
+        )
+
+    def _hot(self, name: str) -> Any:
+        return _hot(name, self.session.get_bind().dialect.name)
 
     def item_by_id(self, item_id: int, *, lock: bool = False) -> Item:
         query = self._items().where(Item.id == item_id)
@@ -478,19 +565,47 @@ class BoardRepository:
             )
 
     def add_demand(self, root_id: int, delta: int) -> None:
-        if delta:
-            self.session.execute(
-                update(Item).where(Item.id == root_id).values(demand=Item.demand + delta)
-            )
+        """Change a group's demand in the database and in any loaded copy of its head."""
+        if not delta:
+            return
+        demand = self.session.scalar(self._hot("add_demand"), {"root": root_id, "delta": delta})
+        loaded = self.session.identity_map.get(identity_key(Item, root_id))
+        if loaded is not None:
+            set_committed_value(loaded, "demand", demand)
+
+    @property
+    def needs_row_locks(self) -> bool:
+        """SQLite transactions here take the write lock up front (BEGIN IMMEDIATE),
+        so row locks only matter on PostgreSQL."""
+        return self.session.get_bind().dialect.name != "sqlite"
+
+    def items_by_ids(self, item_ids: Iterable[int]) -> dict[int, Item]:
+        ids = sorted(set(item_ids))
+        if not ids:
+            return {}
+        found = self.session.scalars(
+            self._hot("items_by_ids"), {"board": self.board_id, "ids": ids}
+        )
+        return {i.id: i for i in found}
+
+    def requesters_and_votes(self, item_ids: list[int]) -> dict[int, tuple[str, int]]:
+        """(requester's name, votes cast on it) per item, in one query."""
+        if not item_ids:
+            return {}
+        votes = select(func.count(Vote.id)).where(Vote.item_id == Item.id).scalar_subquery()
+        rows = self.session.execute(
+            select(Item.id, Person.display_name, votes)
+            .join(Person, Person.id == Item.requester_id)
+            .where(Item.id.in_(item_ids))
+        )
+        return {item_id: (name, count) for item_id, name, count in rows}
 
     # -- votes and the demand ledger -----------------------------------------
 
     def add_vote(self, item_id: int, person_id: int, now: datetime) -> bool:
         inserted = self.session.execute(
-            _insert(self.session, Vote)
-            .values(board_id=self.board_id, item_id=item_id, person_id=person_id, created_at=now)
-            .on_conflict_do_nothing(index_elements=["item_id", "person_id"])
-            .returning(Vote.id)
+            self._hot("add_vote"),
+            {"board": self.board_id, "item": item_id, "person": person_id, "at": now},
         ).first()
         return inserted is not None
 
@@ -541,13 +656,14 @@ class BoardRepository:
         the group's demand (+1 when they join it, -1 when they leave it)."""
         if delta > 0:
             weight = self.session.scalar(
-                _insert(self.session, GroupMember)
-                .values(root_id=root_id, person_id=person_id, board_id=self.board_id, weight=delta)
-                .on_conflict_do_update(
-                    index_elements=["root_id", "person_id"],
-                    set_={"weight": GroupMember.weight + delta},
-                )
-                .returning(GroupMember.weight)
+                self._hot("join_group"),
+                {
+                    "root": root_id,
+                    "person": person_id,
+                    "board": self.board_id,
+                    "delta": delta,
+                    "delta2": delta,
+                },
             )
             return 1 if weight == delta else 0
         weight = self.session.scalar(
@@ -624,11 +740,7 @@ class BoardRepository:
         ids = list(item_ids)
         out: dict[int, list[str]] = {i: [] for i in ids}
         if ids:
-            rows = self.session.execute(
-                select(ItemTag.item_id, ItemTag.tag)
-                .where(ItemTag.item_id.in_(ids))
-                .order_by(ItemTag.tag)
-            )
+            rows = self.session.execute(self._hot("tags"), {"ids": ids})
             for item_id, tag in rows:
                 out[item_id].append(tag)
         return out

@@ -72,11 +72,17 @@ class FeedbackService:
     # -- scope and permissions -----------------------------------------------
 
     def _scope(self, uow: UnitOfWork, caller: Caller) -> Scope:
-        now = self.clock.now()
-        workspace = uow.workspaces.ensure(
-            caller.platform, caller.workspace, caller.workspace_name or caller.workspace, now
-        )
-        person = uow.people.ensure(workspace.id, caller.user, caller.name, now)
+        found = uow.people.resolve(caller.platform, caller.workspace, caller.user)
+        if found is not None and found[1] is not None and found[2] is not None:
+            workspace, identity, person = found
+            if caller.name and identity.display_name != caller.name:
+                identity.display_name = person.display_name = caller.name
+        else:  # first words from this workspace or this person
+            now = self.clock.now()
+            workspace = uow.workspaces.ensure(
+                caller.platform, caller.workspace, caller.workspace_name or caller.workspace, now
+            )
+            person = uow.people.ensure(workspace.id, caller.user, caller.name, now)
         return Scope(uow, workspace, person, uow.board(workspace.board_id))
 
     def is_admin(self, uow: UnitOfWork, workspace: Workspace, caller: Caller) -> bool:
@@ -147,7 +153,6 @@ class FeedbackService:
                     item.id, scope.workspace.id, message.channel, message.message_id, "source"
                 )
             suggestions = self._suggest(scope, text, exclude={item.id})
-            uow.session.refresh(item)
             view = self._view(scope, item)
             uow.commit()
         return Captured(
@@ -159,11 +164,15 @@ class FeedbackService:
 
     def _suggest(self, scope: Scope, text: str, exclude: set[int]) -> list[Suggestion]:
         matches = self.finder.search(scope.repo, text, limit=8, exclude=exclude)
+        found = scope.repo.items_by_ids(item_id for item_id, _ in matches)
+        found |= scope.repo.items_by_ids(
+            i.root_id for i in found.values() if i.root_id and i.root_id not in found
+        )
         out: list[Suggestion] = []
         seen: set[int] = set()
         for item_id, _score in matches:
-            item = scope.repo.item_by_id(item_id)
-            root = item if item.root_id == item.id else scope.repo.item_by_id(item.root_id or 0)
+            item = found[item_id]
+            root = found[item.root_id or item.id]
             if root.id in seen or root.id in exclude:
                 continue
             seen.add(root.id)
@@ -213,8 +222,7 @@ class FeedbackService:
                 repo.add_demand(
                     root_id, repo.bump_member(root_id, scope.person.id, 1 if add else -1)
                 )
-            uow.session.expire_all()
-            view = self._view(scope, repo.item_by_id(item.id))
+            view = self._view(scope, item)
             uow.commit()
         return VoteOutcome(view, changed=changed, added=add)
 
@@ -228,6 +236,8 @@ class FeedbackService:
     @staticmethod
     def _lock_group_of(repo: BoardRepository, item: Item) -> int:
         """Lock the item's group head; retry if a merge moved it meanwhile."""
+        if not repo.needs_row_locks:
+            return item.root_id or item.id
         while True:
             root_id = item.root_id or item.id
             repo.lock_roots(root_id)
@@ -654,23 +664,24 @@ class FeedbackService:
     def _views(self, scope: Scope, items: list[Item]) -> list[ItemView]:
         repo = scope.repo
         ids = [i.id for i in items]
-        heads = {i.root_id for i in items if i.root_id not in (None, i.id)}
-        head_items = {i.id: i for i in (repo.item_by_id(h) for h in heads if h)}
+        heads = repo.items_by_ids(
+            i.root_id for i in items if i.root_id is not None and i.root_id != i.id
+        )
         parents = repo.numbers(i.merged_into_id for i in items if i.merged_into_id)
-        votes = repo.vote_counts(ids)
+        facts = repo.requesters_and_votes(ids)
         tags = repo.tags(ids)
-        names = scope.uow.people.names(i.requester_id for i in items)
         out = []
         for item in items:
-            head = head_items.get(item.root_id or 0, item)
+            head = heads.get(item.root_id or 0, item)
+            requester, votes = facts.get(item.id, ("?", 0))
             out.append(
                 ItemView(
                     number=item.number,
                     text=item.text,
-                    status=head.status if head is not item else item.status,
+                    status=head.status,
                     demand=head.demand,
-                    votes=votes.get(item.id, 0),
-                    requester=names.get(item.requester_id, "?"),
+                    votes=votes,
+                    requester=requester,
                     created_at=item.created_at,
                     tags=tuple(tags.get(item.id, ())),
                     merged_into=parents.get(item.merged_into_id or 0),
