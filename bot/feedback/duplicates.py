@@ -453,9 +453,14 @@ class DuplicateIndex:
         df = np.frombuffer(self._df, dtype=np.int32)[fids].astype(np.float64)
         dw = fws * np.log((n_live + 1.0) / (df + 0.5))
         is_char = np.frombuffer(self._is_char, dtype=np.int8)[fids].astype(bool)
-        qv = np.fromiter(
-            (qmap_w.get(f, 0.0) for f in fids.tolist()), dtype=np.float64, count=len(fids)
-        )
+        # The query's weight of each candidate feature, by binary search over the
+        # (few) query features rather than a Python lookup per feature.
+        q_keys = np.fromiter(qmap_w.keys(), dtype=np.int64, count=len(qmap_w))
+        q_vals = np.fromiter(qmap_w.values(), dtype=np.float64, count=len(qmap_w))
+        order = np.argsort(q_keys)
+        q_keys, q_vals = q_keys[order], q_vals[order]
+        pos = np.minimum(np.searchsorted(q_keys, fids), len(q_keys) - 1)
+        qv = np.where(q_keys[pos] == fids, q_vals[pos], 0.0)
         owner = np.repeat(np.arange(len(cand)), lens)
         n = len(cand)
         dot_w = np.bincount(owner, weights=np.where(is_char, 0.0, qv * dw), minlength=n)
