@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -83,6 +83,45 @@ def _hot(name: str, dialect: str) -> Any:
                 set_={"weight": GroupMember.weight + p("delta2")},
             )
             .returning(GroupMember.weight)
+        )
+    if name == "take_number":
+        return (
+            update(Board)
+            .where(Board.id == p("board"))
+            .values(next_number=Board.next_number + 1)
+            .returning(Board.next_number)
+        )
+    if name == "insert_item":
+        return (
+            insert(Item)
+            .values(
+                board_id=p("board"),
+                number=p("number"),
+                text=p("text"),
+                status="new",
+                requester_id=p("requester"),
+                demand=1,
+                created_at=p("at"),
+                updated_at=p("at"),
+            )
+            .returning(Item.id)
+        )
+    if name == "own_root":
+        return (
+            update(Item)
+            .where(Item.id == p("item"))
+            .values(root_id=Item.id)
+            .execution_options(synchronize_session=False)
+        )
+    if name == "first_member":
+        return insert(GroupMember).values(
+            root_id=p("root"), person_id=p("person"), board_id=p("board"), weight=1
+        )
+    if name == "texts_since":
+        return (
+            select(Item.id, Item.text)
+            .where(Item.board_id == p("board"), Item.id > p("after"))
+            .order_by(Item.id)
         )
     if name == "add_demand":
         return (
@@ -359,31 +398,31 @@ class BoardRepository:
         return select(Item).where(Item.board_id == self.board_id)
 
     def take_number(self) -> int:
-        number = self.session.scalar(
-            update(Board)
-            .where(Board.id == self.board_id)
-            .values(next_number=Board.next_number + 1)
-            .returning(Board.next_number)
-        )
+        number = self.session.scalar(self._hot("take_number"), {"board": self.board_id})
         assert number is not None
         return number - 1
 
-    def add_item(self, text: str, requester_id: int, now: datetime) -> Item:
-        item = Item(
-            board_id=self.board_id,
-            number=self.take_number(),
-            text=text,
-            status="new",
-            requester_id=requester_id,
-            demand=0,
-            created_at=now,
-            updated_at=now,
+    def create_item(self, text: str, requester_id: int, now: datetime) -> tuple[int, int]:
+        """A new item, its own group of one with its requester behind it (demand 1).
+        Returns (id, number)."""
+        number = self.take_number()
+        item_id = self.session.scalar(
+            self._hot("insert_item"),
+            {
+                "board": self.board_id,
+                "number": number,
+                "text": text,
+                "requester": requester_id,
+                "at": now,
+            },
         )
-        self.session.add(item)
-        self.session.flush()
-        item.root_id = item.id
-        self.session.flush()
-        return item
+        assert item_id is not None
+        self.session.execute(self._hot("own_root"), {"item": item_id})
+        self.session.execute(
+            self._hot("first_member"),
+            {"root": item_id, "person": requester_id, "board": self.board_id},
+        )
+        return item_id, number
 
     def item(self, number: int, *, lock: bool = False) -> Item | None:
         return self.session.scalar(
@@ -528,11 +567,9 @@ class BoardRepository:
 
     def texts_since(self, after_id: int) -> list[tuple[int, str]]:
         rows = self.session.execute(
-            select(Item.id, Item.text)
-            .where(Item.board_id == self.board_id, Item.id > after_id)
-            .order_by(Item.id)
+            self._hot("texts_since"), {"board": self.board_id, "after": after_id}
         )
-        return [tuple(r) for r in rows]
+        return [(item_id, text) for item_id, text in rows]
 
     def search(self, words: Sequence[str], limit: int) -> list[Item]:
         query = self._items()
@@ -758,7 +795,6 @@ class BoardRepository:
     def add_source(self, source: ItemSource) -> None:
         source.board_id = self.board_id
         self.session.add(source)
-        self.session.flush()
 
     def sources(self, item_ids: Iterable[int]) -> list[ItemSource]:
         ids = list(item_ids)

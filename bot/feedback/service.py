@@ -133,11 +133,10 @@ class FeedbackService:
                 requester = uow.people.ensure(
                     scope.workspace.id, message.author, message.author_name, now
                 )
-            item = repo.add_item(text, requester.id, now)
-            repo.add_demand(item.id, repo.bump_member(item.id, requester.id, 1))
+            item_id, number = repo.create_item(text, requester.id, now)
             repo.add_source(
                 ItemSource(
-                    item_id=item.id,
+                    item_id=item_id,
                     via=via,
                     workspace_id=scope.workspace.id,
                     channel=message.channel if message else caller.channel,
@@ -150,11 +149,20 @@ class FeedbackService:
             )
             if message is not None:
                 repo.remember_message(
-                    item.id, scope.workspace.id, message.channel, message.message_id, "source"
+                    item_id, scope.workspace.id, message.channel, message.message_id, "source"
                 )
-            suggestions = self._suggest(scope, text, exclude={item.id})
-            view = self._view(scope, item)
+            suggestions = self._suggest(scope, text, exclude={item_id})
             uow.commit()
+        # A new item is known without asking the database again.
+        view = ItemView(
+            number=number,
+            text=text,
+            status="new",
+            demand=1,
+            votes=0,
+            requester=requester.display_name,
+            created_at=now,
+        )
         return Captured(
             view,
             created=True,
