@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -114,8 +115,24 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         UniqueConstraint("board_id", "number"),
-        Index("ix_items_board_demand", "board_id", "demand", "number"),
+        # The board by demand, groups only: "top" reads it in order, no sort.
+        Index(
+            "ix_items_board_top",
+            "board_id",
+            text("demand DESC"),
+            "number",
+            sqlite_where=text("merged_into_id IS NULL"),
+            postgresql_where=text("merged_into_id IS NULL"),
+        ),
+        Index("ix_items_board_id", "board_id", "id"),
         Index("ix_items_root", "root_id"),
+        # Only merged items are ever looked up by their merge link.
+        Index(
+            "ix_items_merged_into_id",
+            "merged_into_id",
+            sqlite_where=text("merged_into_id IS NOT NULL"),
+            postgresql_where=text("merged_into_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,9 +141,10 @@ class Item(Base):
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="new")
     requester_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
     root_id: Mapped[int | None] = mapped_column(Integer)
     demand: Mapped[int] = mapped_column(Integer, default=0)
+    votes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     linked_metric: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

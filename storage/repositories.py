@@ -60,6 +60,17 @@ def _hot(name: str, dialect: str) -> Any:
             .outerjoin(Person, Person.id == Identity.person_id)
             .where(Workspace.platform == p("platform"), Workspace.external_id == p("workspace"))
         )
+    if name == "item_facts":
+        tags = (
+            select(func.aggregate_strings(ItemTag.tag, ","))
+            .where(ItemTag.item_id == Item.id)
+            .scalar_subquery()
+        )
+        return (
+            select(Item, Person.display_name, tags)
+            .join(Person, Person.id == Item.requester_id)
+            .where(Item.board_id == p("board"), Item.number == p("number"))
+        )
     if name in ("item", "item_locked"):
         query = select(Item).where(Item.board_id == p("board"), Item.number == p("number"))
         return query.with_for_update() if name == "item_locked" else query
@@ -131,12 +142,15 @@ def _hot(name: str, dialect: str) -> Any:
             .returning(Item.demand)
             .execution_options(synchronize_session=False)
         )
-    if name == "facts":
-        votes = select(func.count(Vote.id)).where(Vote.item_id == Item.id).scalar_subquery()
+    if name == "names":
+        return select(Person.id, Person.display_name).where(Person.id.in_(p("ids", expanding=True)))
+    if name == "count_vote":
         return (
-            select(Item.id, Person.display_name, votes)
-            .join(Person, Person.id == Item.requester_id)
-            .where(Item.id.in_(p("ids", expanding=True)))
+            update(Item)
+            .where(Item.id == p("item"))
+            .values(votes=Item.votes + p("delta"))
+            .returning(Item.votes)
+            .execution_options(synchronize_session=False)
         )
     if name == "tags":
         return (
@@ -320,11 +334,11 @@ class PeopleRepository:
         return None if row is None else (row[0], row[1], row[2])
 
     def names(self, person_ids: Iterable[int]) -> dict[int, str]:
-        ids = set(person_ids)
+        ids = sorted(set(person_ids))
         if not ids:
             return {}
-        rows = self.session.execute(
-            select(Person.id, Person.display_name).where(Person.id.in_(ids))
+        rows = self.session.connection().execute(
+            _hot("names", self.session.get_bind().dialect.name), {"ids": ids}
         )
         return dict(rows.all())
 
@@ -366,6 +380,7 @@ class PeopleRepository:
             root_id = s.scalar(select(Item.root_id).where(Item.id == vote.item_id))
             member = s.get_one(GroupMember, (root_id, keep_id))
             member.weight -= 1
+            s.execute(update(Item).where(Item.id == vote.item_id).values(votes=Item.votes - 1))
             s.delete(vote)
         s.flush()
         s.execute(update(Vote).where(Vote.person_id == gone_id).values(person_id=keep_id))
@@ -398,7 +413,7 @@ class BoardRepository:
         return select(Item).where(Item.board_id == self.board_id)
 
     def take_number(self) -> int:
-        number = self.session.scalar(self._hot("take_number"), {"board": self.board_id})
+        number = self._core.scalar(self._hot("take_number"), {"board": self.board_id})
         assert number is not None
         return number - 1
 
@@ -406,7 +421,7 @@ class BoardRepository:
         """A new item, its own group of one with its requester behind it (demand 1).
         Returns (id, number)."""
         number = self.take_number()
-        item_id = self.session.scalar(
+        item_id = self._core.scalar(
             self._hot("insert_item"),
             {
                 "board": self.board_id,
@@ -417,8 +432,8 @@ class BoardRepository:
             },
         )
         assert item_id is not None
-        self.session.execute(self._hot("own_root"), {"item": item_id})
-        self.session.execute(
+        self._core.execute(self._hot("own_root"), {"item": item_id})
+        self._core.execute(
             self._hot("first_member"),
             {"root": item_id, "person": requester_id, "board": self.board_id},
         )
@@ -429,6 +444,22 @@ class BoardRepository:
             self._hot("item_locked" if lock else "item"),
             {"board": self.board_id, "number": number},
         )
+
+    def item_with_facts(self, number: int) -> tuple[Item, str, tuple[str, ...]] | None:
+        """An item with its requester's name and its tags, in one query."""
+        row = self.session.execute(
+            self._hot("item_facts"), {"board": self.board_id, "number": number}
+        ).first()
+        if row is None:
+            return None
+        item, name, tags = row
+        return item, name, tuple(sorted(tags.split(","))) if tags else ()
+
+    @property
+    def _core(self) -> Any:
+        """The transaction's connection: Core statements run there skip the ORM's
+        bulk-write machinery, which costs more than the statement on SQLite."""
+        return self.session.connection()
 
     def _hot(self, name: str) -> Any:
         return _hot(name, self.session.get_bind().dialect.name)
@@ -566,7 +597,7 @@ class BoardRepository:
         return list(self.session.scalars(self._items().order_by(Item.number)))
 
     def texts_since(self, after_id: int) -> list[tuple[int, str]]:
-        rows = self.session.execute(
+        rows = self._core.execute(
             self._hot("texts_since"), {"board": self.board_id, "after": after_id}
         )
         return [(item_id, text) for item_id, text in rows]
@@ -605,7 +636,7 @@ class BoardRepository:
         """Change a group's demand in the database and in any loaded copy of its head."""
         if not delta:
             return
-        demand = self.session.scalar(self._hot("add_demand"), {"root": root_id, "delta": delta})
+        demand = self._core.scalar(self._hot("add_demand"), {"root": root_id, "delta": delta})
         loaded = self.session.identity_map.get(identity_key(Item, root_id))
         if loaded is not None:
             set_committed_value(loaded, "demand", demand)
@@ -625,25 +656,22 @@ class BoardRepository:
         )
         return {i.id: i for i in found}
 
-    def requesters_and_votes(self, item_ids: list[int]) -> dict[int, tuple[str, int]]:
-        """(requester's name, votes cast on it) per item, in one query."""
-        if not item_ids:
-            return {}
-        votes = select(func.count(Vote.id)).where(Vote.item_id == Item.id).scalar_subquery()
-        rows = self.session.execute(
-            select(Item.id, Person.display_name, votes)
-            .join(Person, Person.id == Item.requester_id)
-            .where(Item.id.in_(item_ids))
-        )
-        return {item_id: (name, count) for item_id, name, count in rows}
+    def _count_vote(self, item_id: int, delta: int) -> None:
+        """Keep ``items.votes`` (and any loaded copy of the item) in step."""
+        votes = self._core.scalar(self._hot("count_vote"), {"item": item_id, "delta": delta})
+        loaded = self.session.identity_map.get(identity_key(Item, item_id))
+        if loaded is not None:
+            set_committed_value(loaded, "votes", votes)
 
     # -- votes and the demand ledger -----------------------------------------
 
     def add_vote(self, item_id: int, person_id: int, now: datetime) -> bool:
-        inserted = self.session.execute(
+        inserted = self._core.execute(
             self._hot("add_vote"),
             {"board": self.board_id, "item": item_id, "person": person_id, "at": now},
         ).first()
+        if inserted is not None:
+            self._count_vote(item_id, 1)
         return inserted is not None
 
     def remove_vote(self, item_id: int, person_id: int) -> bool:
@@ -652,6 +680,8 @@ class BoardRepository:
             .where(Vote.item_id == item_id, Vote.person_id == person_id)
             .returning(Vote.id)
         ).first()
+        if removed is not None:
+            self._count_vote(item_id, -1)
         return removed is not None
 
     def has_vote(self, item_id: int, person_id: int) -> bool:
@@ -661,15 +691,6 @@ class BoardRepository:
             )
             is not None
         )
-
-    def vote_counts(self, item_ids: Iterable[int]) -> dict[int, int]:
-        ids = list(item_ids)
-        if not ids:
-            return {}
-        rows = self.session.execute(
-            select(Vote.item_id, func.count()).where(Vote.item_id.in_(ids)).group_by(Vote.item_id)
-        )
-        return dict(rows.all())
 
     def voters(self, item_ids: Iterable[int]) -> list[tuple[int, int]]:
         """(item_id, person_id) for every vote on these items."""
@@ -692,7 +713,7 @@ class BoardRepository:
         """Add ``delta`` to a person's weight behind a group; returns the change in
         the group's demand (+1 when they join it, -1 when they leave it)."""
         if delta > 0:
-            weight = self.session.scalar(
+            weight = self._core.scalar(
                 self._hot("join_group"),
                 {
                     "root": root_id,
@@ -777,7 +798,7 @@ class BoardRepository:
         ids = list(item_ids)
         out: dict[int, list[str]] = {i: [] for i in ids}
         if ids:
-            rows = self.session.execute(self._hot("tags"), {"ids": ids})
+            rows = self._core.execute(self._hot("tags"), {"ids": ids})
             for item_id, tag in rows:
                 out[item_id].append(tag)
         return out

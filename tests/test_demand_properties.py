@@ -71,9 +71,13 @@ def check_demand(app: Lodestar, workspace: str) -> None:
         people[head.id].add(item.requester_id)
     for item_id, person in votes:
         people[by_id[item_id].root_id].add(person)
+    cast: dict[int, int] = defaultdict(int)
+    for item_id, _ in votes:
+        cast[item_id] += 1
     for item in items:
         expected = len(people[item.id]) if item.merged_into_id is None else 0
         assert item.demand == expected, (item.number, item.demand, expected)
+        assert item.votes == cast[item.id], (item.number, item.votes, cast[item.id])
 
 
 @settings(max_examples=40, deadline=None,

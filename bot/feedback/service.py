@@ -219,7 +219,10 @@ class FeedbackService:
         with self.db.uow() as uow:
             scope = self._scope(uow, caller)
             repo = scope.repo
-            item = self._item(scope, number)
+            found = repo.item_with_facts(number)
+            if found is None:
+                raise UnknownItem(number)
+            item, requester, tags = found
             root_id = self._lock_group_of(repo, item)
             changed = (
                 repo.add_vote(item.id, scope.person.id, now)
@@ -230,7 +233,7 @@ class FeedbackService:
                 repo.add_demand(
                     root_id, repo.bump_member(root_id, scope.person.id, 1 if add else -1)
                 )
-            view = self._view(scope, item)
+            [view] = self._views(scope, [item], ({item.requester_id: requester}, {item.id: tags}))
             uow.commit()
         return VoteOutcome(view, changed=changed, added=add)
 
@@ -669,27 +672,35 @@ class FeedbackService:
 
     # -- views -------------------------------------------------------------------
 
-    def _views(self, scope: Scope, items: list[Item]) -> list[ItemView]:
+    def _views(
+        self,
+        scope: Scope,
+        items: list[Item],
+        known: tuple[dict[int, str], dict[int, tuple[str, ...]]] | None = None,
+    ) -> list[ItemView]:
+        """Views of ``items``; ``known`` gives requester names (by person) and tags
+        (by item) when the caller already has them."""
         repo = scope.repo
         ids = [i.id for i in items]
         heads = repo.items_by_ids(
             i.root_id for i in items if i.root_id is not None and i.root_id != i.id
         )
         parents = repo.numbers(i.merged_into_id for i in items if i.merged_into_id)
-        facts = repo.requesters_and_votes(ids)
-        tags = repo.tags(ids)
+        if known is None:
+            names, tags = scope.uow.people.names(i.requester_id for i in items), repo.tags(ids)
+        else:
+            names, tags = known
         out = []
         for item in items:
             head = heads.get(item.root_id or 0, item)
-            requester, votes = facts.get(item.id, ("?", 0))
             out.append(
                 ItemView(
                     number=item.number,
                     text=item.text,
                     status=head.status,
                     demand=head.demand,
-                    votes=votes,
-                    requester=requester,
+                    votes=item.votes,
+                    requester=names.get(item.requester_id, "?"),
                     created_at=item.created_at,
                     tags=tuple(tags.get(item.id, ())),
                     merged_into=parents.get(item.merged_into_id or 0),
