@@ -19,7 +19,8 @@ from bot.nsm.chart import demo_data, render_weekly_chart
 TARGET_MS = 250.0
 
 
-def main(runs: int = 15) -> int:
+def main(argv: list[str] | None = None) -> int:
+    runs = int(argv[0]) if argv else 15
     data = demo_data()
     t0 = time.perf_counter()
     png = render_weekly_chart(data)
@@ -42,4 +43,4 @@ def main(runs: int = 15) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 15))
+    sys.exit(main(sys.argv[1:]))
