@@ -71,6 +71,23 @@ def _hot(name: str, dialect: str) -> Any:
             .join(Person, Person.id == Item.requester_id)
             .where(Item.board_id == p("board"), Item.number == p("number"))
         )
+    if name == "top":
+        tags = (
+            select(func.aggregate_strings(ItemTag.tag, ","))
+            .where(ItemTag.item_id == Item.id)
+            .scalar_subquery()
+        )
+        return (
+            select(Item, Person.display_name, tags)
+            .join(Person, Person.id == Item.requester_id)
+            .where(
+                Item.board_id == p("board"),
+                Item.merged_into_id.is_(None),
+                Item.status.in_(p("statuses", expanding=True)),
+            )
+            .order_by(Item.demand.desc(), Item.number)
+            .limit(p("n"))
+        )
     if name in ("item", "item_locked"):
         query = select(Item).where(Item.board_id == p("board"), Item.number == p("number"))
         return query.with_for_update() if name == "item_locked" else query
@@ -486,15 +503,17 @@ class BoardRepository:
         )
         return dict(rows.all())
 
-    def top(self, limit: int, statuses: Sequence[str] = OPEN_STATUSES) -> list[Item]:
-        return list(
-            self.session.scalars(
-                self._items()
-                .where(Item.merged_into_id.is_(None), Item.status.in_(statuses))
-                .order_by(Item.demand.desc(), Item.number)
-                .limit(limit)
-            )
+    def top(
+        self, limit: int, statuses: Sequence[str] = OPEN_STATUSES
+    ) -> list[tuple[Item, str, tuple[str, ...]]]:
+        """Groups by demand, each with its requester's name and its tags (one query)."""
+        rows = self.session.execute(
+            self._hot("top"), {"board": self.board_id, "statuses": list(statuses), "n": limit}
         )
+        return [
+            (item, name, tuple(sorted(tags.split(","))) if tags else ())
+            for item, name, tags in rows
+        ]
 
     def page(
         self, statuses: Sequence[str], tag: str | None, offset: int, limit: int

@@ -261,8 +261,10 @@ class FeedbackService:
     def top(self, caller: Caller, limit: int) -> list[ItemView]:
         with self.db.uow() as uow:
             scope = self._scope(uow, caller)
-            items = scope.repo.top(limit)
-            views = self._views(scope, items)
+            rows = scope.repo.top(limit)
+            items = [item for item, _, _ in rows]
+            known = ({i.requester_id: name for i, name, _ in rows}, {i.id: t for i, _, t in rows})
+            views = self._views(scope, items, known)
             uow.commit()
             return views
 
