@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -144,6 +144,26 @@ def _hot(name: str, dialect: str) -> Any:
     if name == "first_member":
         return insert(GroupMember).values(
             root_id=p("root"), person_id=p("person"), board_id=p("board"), weight=1
+        )
+    if name == "insert_source":
+        return insert(ItemSource).values(
+            board_id=p("board"),
+            item_id=p("item"),
+            via=p("via"),
+            workspace_id=p("workspace"),
+            channel=p("channel"),
+            message_id=p("message"),
+            permalink=p("permalink"),
+            author_id=p("author"),
+            captured_by_id=p("by"),
+            captured_at=p("at"),
+        )
+    if name == "with_heads":
+        head = aliased(Item)
+        return (
+            select(Item, head)
+            .join(head, head.id == Item.root_id)
+            .where(Item.board_id == p("board"), Item.id.in_(p("ids", expanding=True)))
         )
     if name == "texts_since":
         return (
@@ -833,8 +853,29 @@ class BoardRepository:
         self.session.execute(delete(ItemTag).where(ItemTag.item_id == item_id, ItemTag.tag == tag))
 
     def add_source(self, source: ItemSource) -> None:
-        source.board_id = self.board_id
-        self.session.add(source)
+        self._core.execute(
+            self._hot("insert_source"),
+            {
+                "board": self.board_id,
+                "item": source.item_id,
+                "via": source.via,
+                "workspace": source.workspace_id,
+                "channel": source.channel,
+                "message": source.message_id,
+                "permalink": source.permalink,
+                "author": source.author_id,
+                "by": source.captured_by_id,
+                "at": source.captured_at,
+            },
+        )
+
+    def with_heads(self, item_ids: Iterable[int]) -> dict[int, tuple[Item, Item]]:
+        """Items by id, each with the head of its merge group (itself when not merged)."""
+        ids = sorted(set(item_ids))
+        if not ids:
+            return {}
+        rows = self.session.execute(self._hot("with_heads"), {"board": self.board_id, "ids": ids})
+        return {item.id: (item, head) for item, head in rows}
 
     def sources(self, item_ids: Iterable[int]) -> list[ItemSource]:
         ids = list(item_ids)

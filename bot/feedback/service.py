@@ -172,15 +172,11 @@ class FeedbackService:
 
     def _suggest(self, scope: Scope, text: str, exclude: set[int]) -> list[Suggestion]:
         matches = self.finder.search(scope.repo, text, limit=8, exclude=exclude)
-        found = scope.repo.items_by_ids(item_id for item_id, _ in matches)
-        found |= scope.repo.items_by_ids(
-            i.root_id for i in found.values() if i.root_id and i.root_id not in found
-        )
+        found = scope.repo.with_heads(item_id for item_id, _ in matches)
         out: list[Suggestion] = []
         seen: set[int] = set()
         for item_id, _score in matches:
-            item = found[item_id]
-            root = found[item.root_id or item.id]
+            item, root = found[item_id]
             if root.id in seen or root.id in exclude:
                 continue
             seen.add(root.id)
