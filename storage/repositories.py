@@ -8,7 +8,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -165,6 +176,36 @@ def _hot(name: str, dialect: str) -> Any:
             .join(head, head.id == Item.root_id)
             .where(Item.board_id == p("board"), Item.id.in_(p("ids", expanding=True)))
         )
+    if name == "remember_card":
+        source = (
+            select(
+                Item.board_id, Item.id, Workspace.id, p("channel"), p("message"), literal("card")
+            )
+            .join(Workspace, Workspace.board_id == Item.board_id)
+            .where(
+                Workspace.platform == p("platform"),
+                Workspace.external_id == p("workspace"),
+                Item.number == p("number"),
+            )
+        )
+        return (
+            _dialect_insert(dialect, MessageRef)
+            .from_select(
+                ["board_id", "item_id", "workspace_id", "channel", "message_id", "role"], source
+            )
+            .on_conflict_do_nothing(index_elements=["workspace_id", "channel", "message_id"])
+        )
+    if name == "card_known":
+        return (
+            select(MessageRef.id)
+            .join(Workspace, Workspace.id == MessageRef.workspace_id)
+            .where(
+                MessageRef.channel == p("channel"),
+                MessageRef.message_id == p("message"),
+                Workspace.platform == p("platform"),
+                Workspace.external_id == p("workspace"),
+            )
+        )
     if name == "texts_since":
         return (
             select(Item.id, Item.text)
@@ -251,6 +292,35 @@ class WorkspaceRepository:
 
     def all(self) -> list[Workspace]:
         return list(self.session.scalars(select(Workspace).order_by(Workspace.id)))
+
+    def remember_card(
+        self, platform: str, workspace: str, number: int, channel: str, message_id: str
+    ) -> bool:
+        """Record that a message is item ``number``'s card; False if there is no such item."""
+        dialect = self.session.get_bind().dialect.name
+        found = self.session.connection().execute(
+            _hot("remember_card", dialect),
+            {
+                "platform": platform,
+                "workspace": workspace,
+                "number": number,
+                "channel": channel,
+                "message": message_id,
+            },
+        )
+        return (
+            found.rowcount != 0
+            or self.session.connection().scalar(
+                _hot("card_known", dialect),
+                {
+                    "channel": channel,
+                    "message": message_id,
+                    "platform": platform,
+                    "workspace": workspace,
+                },
+            )
+            is not None
+        )
 
     def of_board(self, board_id: int) -> list[Workspace]:
         return list(

@@ -194,11 +194,14 @@ class FeedbackService:
         return out
 
     def remember_card(self, caller: Caller, number: int, channel: str, message_id: str) -> None:
-        """The adapter posted item ``number``'s card: reactions on it now vote."""
+        """The adapter posted item ``number``'s card: reactions on it now vote.
+
+        One statement: it runs after every capture, right behind the next ack."""
         with self.db.uow() as uow:
-            scope = self._scope(uow, caller)
-            item = self._item(scope, number)
-            scope.repo.remember_message(item.id, scope.workspace.id, channel, message_id, "card")
+            if not uow.workspaces.remember_card(
+                caller.platform, caller.workspace, number, channel, message_id
+            ):
+                raise UnknownItem(number)
             uow.commit()
 
     def item_for_message(self, caller: Caller, channel: str, message_id: str) -> int | None:
