@@ -56,6 +56,20 @@ def _dialect_insert(dialect: str, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+def _with_facts() -> Select[tuple[Item, str, str | None]]:
+    """Items with their requester's name and their tags joined by commas."""
+    tags = (
+        select(func.aggregate_strings(ItemTag.tag, ","))
+        .where(ItemTag.item_id == Item.id)
+        .scalar_subquery()
+    )
+    return select(Item, Person.display_name, tags).join(Person, Person.id == Item.requester_id)
+
+
+def _split_tags(tags: str | None) -> tuple[str, ...]:
+    return tuple(sorted(tags.split(","))) if tags else ()
+
+
 @cache
 def _hot(name: str, dialect: str) -> Any:
     """Statements on the vote and capture paths, built once with bound parameters:
@@ -72,25 +86,10 @@ def _hot(name: str, dialect: str) -> Any:
             .where(Workspace.platform == p("platform"), Workspace.external_id == p("workspace"))
         )
     if name == "item_facts":
-        tags = (
-            select(func.aggregate_strings(ItemTag.tag, ","))
-            .where(ItemTag.item_id == Item.id)
-            .scalar_subquery()
-        )
-        return (
-            select(Item, Person.display_name, tags)
-            .join(Person, Person.id == Item.requester_id)
-            .where(Item.board_id == p("board"), Item.number == p("number"))
-        )
+        return _with_facts().where(Item.board_id == p("board"), Item.number == p("number"))
     if name == "top":
-        tags = (
-            select(func.aggregate_strings(ItemTag.tag, ","))
-            .where(ItemTag.item_id == Item.id)
-            .scalar_subquery()
-        )
         return (
-            select(Item, Person.display_name, tags)
-            .join(Person, Person.id == Item.requester_id)
+            _with_facts()
             .where(
                 Item.board_id == p("board"),
                 Item.merged_into_id.is_(None),
@@ -560,7 +559,7 @@ class BoardRepository:
         if row is None:
             return None
         item, name, tags = row
-        return item, name, tuple(sorted(tags.split(","))) if tags else ()
+        return item, name, _split_tags(tags)
 
     @property
     def _core(self) -> Any:

@@ -34,32 +34,54 @@ def caller(workspace: str, name: str) -> Caller:
     return Caller("console", workspace, name, name, channel="general", is_platform_admin=True)
 
 
+def play(app: Lodestar, workspace: str, step: tuple) -> None:
+    """One step of a random history; refused steps (unknown numbers, bad merges)
+    must change nothing, which the invariants then check."""
+    svc = app.feedback
+    try:
+        match step:
+            case ("capture", who):
+                svc.capture(caller(workspace, who), f"idea from {who}")
+            case ("vote", who, n):
+                svc.vote(caller(workspace, who), n)
+            case ("unvote", who, n):
+                svc.vote(caller(workspace, who), n, add=False)
+            case ("merge", a, b):
+                svc.merge(caller(workspace, "pm"), a, b)
+            case ("unmerge", a):
+                svc.unmerge(caller(workspace, "pm"), a)
+    except UserError:
+        pass
+
+
 def group_state(app: Lodestar, workspace: str) -> dict[int, tuple[int, frozenset[str], int]]:
     """number -> (demand, voters, root number), read straight from the tables."""
     with app.db.uow() as uow:
-        board = uow.session.scalar(select(Workspace.board_id).where(
-            Workspace.external_id == workspace))
+        board = uow.session.scalar(
+            select(Workspace.board_id).where(Workspace.external_id == workspace)
+        )
         items = list(uow.session.scalars(select(Item).where(Item.board_id == board)))
-        votes = uow.session.execute(select(Vote.item_id, Vote.person_id).where(
-            Vote.board_id == board)).all()
+        votes = uow.session.execute(
+            select(Vote.item_id, Vote.person_id).where(Vote.board_id == board)
+        ).all()
         names = uow.people.names({i.requester_id for i in items} | {p for _, p in votes})
     by_id = {i.id: i for i in items}
     voters: dict[int, set[str]] = defaultdict(set)
     for item_id, person in votes:
         voters[item_id].add(names[person])
-    return {
-        i.number: (i.demand, frozenset(voters[i.id]), by_id[i.root_id].number) for i in items
-    }
+    return {i.number: (i.demand, frozenset(voters[i.id]), by_id[i.root_id].number) for i in items}
 
 
 def check_demand(app: Lodestar, workspace: str) -> None:
     """demand(root) == unique requesters and voters over the root's whole group."""
     with app.db.uow() as uow:
-        board = uow.session.scalar(select(Workspace.board_id).where(
-            Workspace.external_id == workspace))
+        board = uow.session.scalar(
+            select(Workspace.board_id).where(Workspace.external_id == workspace)
+        )
         items = list(uow.session.scalars(select(Item).where(Item.board_id == board)))
-        votes = uow.session.execute(select(Vote.item_id, Vote.person_id).where(
-            Vote.board_id == board)).all()
+        votes = uow.session.execute(
+            select(Vote.item_id, Vote.person_id).where(Vote.board_id == board)
+        ).all()
     people: dict[int, set[int]] = defaultdict(set)
     by_id = {i.id: i for i in items}
     for item in items:
@@ -80,32 +102,24 @@ def check_demand(app: Lodestar, workspace: str) -> None:
         assert item.votes == cast[item.id], (item.number, item.votes, cast[item.id])
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(ops=st.lists(op, min_size=1, max_size=25))
 def test_demand_is_always_the_unique_people_of_the_group(app: Lodestar, ops: list) -> None:
     workspace = f"prop{next(_boards)}"
-    svc = app.feedback
     for step in ops:
-        try:
-            match step:
-                case ("capture", who):
-                    svc.capture(caller(workspace, who), f"idea from {who}")
-                case ("vote", who, n):
-                    svc.vote(caller(workspace, who), n)
-                case ("unvote", who, n):
-                    svc.vote(caller(workspace, who), n, add=False)
-                case ("merge", a, b):
-                    svc.merge(caller(workspace, "pm"), a, b)
-                case ("unmerge", a):
-                    svc.unmerge(caller(workspace, "pm"), a)
-        except UserError:
-            pass  # unknown numbers, refused merges: must change nothing (checked below)
+        play(app, workspace, step)
         check_demand(app, workspace)
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     ops=st.lists(op, min_size=2, max_size=20),
     pair=st.tuples(st.integers(1, 6), st.integers(1, 6)),
@@ -117,20 +131,7 @@ def test_merge_then_unmerge_restores_every_item_exactly(
     svc = app.feedback
     svc.capture(caller(workspace, "ana"), "first")
     for step in ops:
-        try:
-            match step:
-                case ("capture", who):
-                    svc.capture(caller(workspace, who), f"idea from {who}")
-                case ("vote", who, n):
-                    svc.vote(caller(workspace, who), n)
-                case ("unvote", who, n):
-                    svc.vote(caller(workspace, who), n, add=False)
-                case ("merge", a, b):
-                    svc.merge(caller(workspace, "pm"), a, b)
-                case ("unmerge", a):
-                    svc.unmerge(caller(workspace, "pm"), a)
-        except UserError:
-            pass
+        play(app, workspace, step)
     before = group_state(app, workspace)
     try:
         svc.merge(caller(workspace, "pm"), *pair)

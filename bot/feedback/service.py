@@ -551,19 +551,7 @@ class FeedbackService:
         with self.db.uow() as uow:
             scope = self._scope(uow, caller)
             if code is None:
-                new_code = self.make_code()
-                uow.workspaces.add_handshake(
-                    Handshake(
-                        code=new_code,
-                        kind="connect",
-                        workspace_id=scope.workspace.id,
-                        person_id=scope.person.id,
-                        expires_at=now + CODE_TTL,
-                        used_at=None,
-                    )
-                )
-                uow.commit()
-                return new_code, None
+                return self._new_code(scope, "connect", now), None
             handshake = self._redeem(uow, code, "connect", now)
             if handshake.person_id == scope.person.id:
                 raise BadInput("That code is already yours here: give it on your other account.")
@@ -581,19 +569,7 @@ class FeedbackService:
             scope = self._scope(uow, caller)
             self._require_admin(scope, caller, "join boards")
             if code is None:
-                new_code = self.make_code()
-                uow.workspaces.add_handshake(
-                    Handshake(
-                        code=new_code,
-                        kind="board_join",
-                        workspace_id=scope.workspace.id,
-                        person_id=scope.person.id,
-                        expires_at=now + CODE_TTL,
-                        used_at=None,
-                    )
-                )
-                uow.commit()
-                return new_code, None
+                return self._new_code(scope, "board_join", now), None
             handshake = self._redeem(uow, code, "board_join", now)
             target = uow.workspaces.by_id(handshake.workspace_id)
             if target.board_id == scope.board_id:
@@ -605,6 +581,22 @@ class FeedbackService:
         self.finder.forget(source_board)
         self.finder.forget(target.board_id)
         return target.name, moved if moved[1] >= moved[0] else None
+
+    def _new_code(self, scope: Scope, kind: str, now: datetime) -> str:
+        """A one-time code for the other side of a handshake, valid for CODE_TTL."""
+        code = self.make_code()
+        scope.uow.workspaces.add_handshake(
+            Handshake(
+                code=code,
+                kind=kind,
+                workspace_id=scope.workspace.id,
+                person_id=scope.person.id,
+                expires_at=now + CODE_TTL,
+                used_at=None,
+            )
+        )
+        scope.uow.commit()
+        return code
 
     @staticmethod
     def _redeem(uow: UnitOfWork, code: str, kind: str, now: datetime) -> Handshake:
