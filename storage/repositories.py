@@ -205,6 +205,36 @@ def _hot(name: str, dialect: str) -> Any:
                 Workspace.external_id == p("workspace"),
             )
         )
+    if name == "ledger_take":
+        return (
+            update(GroupMember)
+            .where(GroupMember.root_id == p("from"), GroupMember.person_id == p("person"))
+            .values(weight=GroupMember.weight - p("w"))
+        )
+    if name == "ledger_drop_empty":
+        return delete(GroupMember).where(GroupMember.root_id == p("root"), GroupMember.weight <= 0)
+    if name == "ledger_give":
+        give = _dialect_insert(dialect, GroupMember).values(
+            root_id=p("to"), person_id=p("person"), board_id=p("board"), weight=p("w")
+        )
+        return give.on_conflict_do_update(
+            index_elements=["root_id", "person_id"],
+            set_={"weight": GroupMember.weight + give.excluded.weight},
+        )
+    if name == "recount":
+        count = (
+            select(func.count())
+            .where(GroupMember.root_id == Item.id)
+            .correlate(Item)
+            .scalar_subquery()
+        )
+        return (
+            update(Item)
+            .where(Item.id == p("root"))
+            .values(demand=count)
+            .returning(Item.demand)
+            .execution_options(synchronize_session=False)
+        )
     if name == "texts_since":
         return (
             select(Item.id, Item.text)
@@ -856,14 +886,29 @@ class BoardRepository:
         return dict(rows.all())
 
     def move_members(self, from_root: int, to_root: int, weights: Counter[int]) -> None:
-        """Move ``weights`` from one group's ledger to another's, keeping demand exact."""
-        gained = lost = 0
-        for person_id, weight in weights.items():
-            if weight:
-                lost -= self.bump_member(from_root, person_id, -weight)
-                gained += self.bump_member(to_root, person_id, weight)
-        self.add_demand(from_root, -lost)
-        self.add_demand(to_root, gained)
+        """Move ``weights`` from one group's ledger to another's, then recount both
+        groups' demand from their ledgers: a handful of statements, whatever the size."""
+        rows = [
+            {
+                "from": from_root,
+                "to": to_root,
+                "person": person,
+                "w": weight,
+                "board": self.board_id,
+            }
+            for person, weight in weights.items()
+            if weight
+        ]
+        if rows:
+            core = self._core
+            core.execute(self._hot("ledger_take"), rows)
+            core.execute(self._hot("ledger_drop_empty"), {"root": from_root})
+            core.execute(self._hot("ledger_give"), rows)
+        for root in (from_root, to_root):
+            demand = self._core.scalar(self._hot("recount"), {"root": root})
+            loaded = self.session.identity_map.get(identity_key(Item, root))
+            if loaded is not None:
+                set_committed_value(loaded, "demand", demand)
 
     # -- merges, statuses, tags, sources -------------------------------------
 
