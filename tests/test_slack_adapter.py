@@ -269,6 +269,17 @@ async def test_vote_command_redraws_known_cards(slack: Slack) -> None:
     assert slack.fake.last("chat.update").params["ts"] == slack.card_ts(1)
 
 
+@pytest.mark.anyio
+async def test_cards_posted_before_a_restart_are_redrawn_too(slack: Slack) -> None:
+    from adapters.slack.app import Cards
+
+    await slack.command("Presenter mode")
+    slack.bot.cards = Cards()  # a new process: it remembers no card of its own
+    await slack.command("vote #1", user=BOB)
+
+    assert slack.fake.last("chat.update").params["ts"] == slack.card_ts(1)
+
+
 # -- admins ------------------------------------------------------------------------------------
 
 

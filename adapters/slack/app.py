@@ -477,9 +477,11 @@ class SlackBot:
     async def _redraw(self, where: Where, card: ItemCard) -> None:
         """chat.update every card of this item this process knows, and the one acted on."""
         refs = self.cards.of(where.team, card.number)
-        if where.card_at is not None and all((r.channel, r.ts) != where.card_at for r in refs):
-            known = self.cards.at(where.team, *where.card_at)
-            refs.append(known or CardRef(*where.card_at))
+        # Cards posted by other workers or before a restart are known to the database.
+        stored = await self.later(self.lodestar.feedback.cards, where.caller, card.number)
+        for channel, ts in [*stored, *([where.card_at] if where.card_at else [])]:
+            if all((r.channel, r.ts) != (channel, ts) for r in refs):
+                refs.append(self.cards.at(where.team, channel, ts) or CardRef(channel, ts))
         for ref in refs:
             try:
                 body = render.card_message(card, ref.headline)

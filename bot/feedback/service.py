@@ -204,6 +204,22 @@ class FeedbackService:
                 raise UnknownItem(number)
             uow.commit()
 
+    def cards(self, caller: Caller, number: int, limit: int = 10) -> list[tuple[str, str]]:
+        """(channel, message id) of item ``number``'s posted cards in the caller's
+        workspace, newest first: any process can redraw them."""
+        with self.db.uow() as uow:
+            scope = self._scope(uow, caller)
+            item = scope.repo.item(number)
+            if item is None:
+                return []
+            refs = [
+                (r.channel, r.message_id)
+                for r in scope.repo.cards(item.id)
+                if r.workspace_id == scope.workspace.id
+            ]
+            uow.commit()
+            return refs[::-1][:limit]
+
     def item_for_message(self, caller: Caller, channel: str, message_id: str) -> int | None:
         with self.db.uow() as uow:
             scope = self._scope(uow, caller)
