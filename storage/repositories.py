@@ -1070,13 +1070,14 @@ class OutboxRepository:
         ).first()
         return inserted is not None
 
-    def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+    def due(self, now: datetime, limit: int, after_id: int = 0) -> list[OutboxMessage]:
         return list(
             self.session.scalars(
                 select(OutboxMessage)
                 .where(
                     OutboxMessage.state.in_(("pending", "sending")),
                     OutboxMessage.not_before <= now,
+                    OutboxMessage.id > after_id,
                 )
                 .order_by(OutboxMessage.id)
                 .limit(limit)

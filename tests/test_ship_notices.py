@@ -67,7 +67,10 @@ def board(app: Lodestar) -> Chat:
 def test_ship_notifies_every_unique_person_once_and_every_thread(board: Chat) -> None:
     reply = board.reply("/feedback ship #1 Dark mode is live")
     assert reply["private"] is False and reply["queued"] == {
-        "people": 5, "threads": 1, "announcements": 1}
+        "people": 5,
+        "threads": 1,
+        "announcements": 1,
+    }
     dms = sorted(n["to"] for n in board.notices if "to" in n)
     assert dms == ["ana", "bo", "cy", "dee", "eli"]
     posts = [(n["channel"], n["thread"]) for n in board.notices if "channel" in n]
@@ -139,3 +142,15 @@ def test_a_process_without_the_platform_leaves_its_notices_alone(
     console = FlakyMessenger()
     asyncio.run(app.dispatcher({"console": console}).run_once())
     assert sorted(console.dms) == ["ana", "bo", "cy", "dee", "eli"]
+
+
+def test_notices_for_another_platform_never_hold_up_this_ones(app: Lodestar, board: Chat) -> None:
+    board.session.run_jobs = lambda at=None, watch=False: None  # type: ignore[method-assign]
+    board.say("/feedback ship #1")  # 5 DMs, 1 thread reply, 1 announcement, all console
+    messenger = FlakyMessenger()
+    elsewhere = FlakyMessenger()
+    elsewhere.platform = "slack"
+    # A page of one message at a time: the slack process pages past every console notice.
+    asyncio.run(app.dispatcher({"slack": elsewhere}).run_once(limit=1))
+    asyncio.run(app.dispatcher({"console": messenger}).run_once(limit=1))
+    assert len(messenger.dms) == 5 and len(messenger.posts) == 2

@@ -42,13 +42,20 @@ class Dispatcher:
         self.messengers = messengers
         self.clock = clock
 
-    async def run_once(self, limit: int = 200) -> DispatchReport:
+    async def run_once(self, limit: int = 200, pages: int = 20) -> DispatchReport:
+        """Deliver what is due, ``limit`` messages a page; pages go on past messages
+        for platforms this process does not serve, so those never hold up the rest."""
         report = DispatchReport()
-        with self.db.uow() as uow:
-            due = uow.outbox.due(self.clock.now(), limit)
-            uow.commit()
-        for message in due:
-            await self._deliver(message, report)
+        after = 0
+        for _ in range(pages):
+            with self.db.uow() as uow:
+                due = uow.outbox.due(self.clock.now(), limit, after)
+                uow.commit()
+            for message in due:
+                await self._deliver(message, report)
+            if len(due) < limit:
+                break
+            after = due[-1].id
         return report
 
     async def _deliver(self, message: OutboxMessage, report: DispatchReport) -> None:
