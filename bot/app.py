@@ -52,7 +52,9 @@ class Lodestar:
 
     @classmethod
     def open(
-        cls, url: str | None = None, clock: Clock | None = None,
+        cls,
+        url: str | None = None,
+        clock: Clock | None = None,
         config: LodestarConfig | None = None,
     ) -> Lodestar:
         """Connect, bring an SQLite schema up to date (PostgreSQL: check it is),
@@ -67,9 +69,7 @@ class Lodestar:
         return cls.build(Database(engine), clock or SystemClock(), config)
 
     @classmethod
-    def build(
-        cls, db: Database, clock: Clock, config: LodestarConfig | None = None
-    ) -> Lodestar:
+    def build(cls, db: Database, clock: Clock, config: LodestarConfig | None = None) -> Lodestar:
         feedback = FeedbackService(db, clock, DuplicateFinder())
         nsm = NsmService(db, clock, config, feedback)
         commands = NsmCommands(nsm, config)
@@ -77,8 +77,9 @@ class Lodestar:
         router.mount("nsm", commands)
         if config is not None:
             router.metric_keys = lambda: set(config.metrics)
-        return cls(db=db, clock=clock, feedback=feedback, nsm=nsm, nsm_commands=commands,
-                   router=router)
+        return cls(
+            db=db, clock=clock, feedback=feedback, nsm=nsm, nsm_commands=commands, router=router
+        )
 
     def dispatcher(self, messengers: Mapping[str, Messenger] | None = None) -> Dispatcher:
         return Dispatcher(self.db, messengers or self.messengers, self.clock)

@@ -459,6 +459,29 @@ class PeopleRepository:
     def get(self, person_id: int) -> Person:
         return self.session.get_one(Person, person_id)
 
+    def _repoint_notices(self, keep_id: int, gone_id: int) -> None:
+        """Undelivered ship DMs to the absorbed person go to the kept one, once."""
+        pending = self.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.job == "ship_notice", OutboxMessage.state == "pending"
+            )
+        ).all()
+        for message in pending:
+            if message.payload.get("kind") != "dm" or message.payload.get("person_id") != gone_id:
+                continue
+            key = message.dedupe_key.rsplit(":", 1)[0] + f":{keep_id}"
+            taken = self.session.scalar(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.board_id == message.board_id, OutboxMessage.dedupe_key == key
+                )
+            )
+            if taken is None:
+                message.dedupe_key = key
+                message.payload = {**message.payload, "person_id": keep_id}
+            else:  # they will hear about it through their other identity
+                message.state = "skipped"
+        self.session.flush()
+
     def resolve(
         self, platform: str, workspace: str, user: str
     ) -> tuple[Workspace, Identity | None, Person | None] | None:
@@ -491,6 +514,17 @@ class PeopleRepository:
         """Make person ``gone_id`` part of ``keep_id``: identities, votes, requests,
         and the demand ledger, with no person counted twice anywhere."""
         s = self.session
+        # Lock every group either person stands behind, in id order as votes do.
+        if s.get_bind().dialect.name != "sqlite":
+            roots = s.scalars(
+                select(GroupMember.root_id)
+                .where(GroupMember.person_id.in_((keep_id, gone_id)))
+                .distinct()
+                .order_by(GroupMember.root_id)
+            ).all()
+            for root in roots:
+                s.execute(select(Item.id).where(Item.id == root).with_for_update()).all()
+        self._repoint_notices(keep_id, gone_id)
         # Ledger first: where both stand behind a group, fold weights into one row.
         for row in list(s.scalars(select(GroupMember).where(GroupMember.person_id == gone_id))):
             keep = s.get(GroupMember, (row.root_id, keep_id))
@@ -1000,6 +1034,13 @@ class BoardRepository:
                 select(ItemSource).where(ItemSource.item_id.in_(ids)).order_by(ItemSource.id)
             )
         )
+
+    def lock_message(self, workspace_id: int, channel: str, message_id: str) -> None:
+        """Serialize captures of one chat message (two 💡 at once must make one item).
+        SQLite transactions already hold the write lock."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            key = f"{workspace_id}:{channel}:{message_id}"
+            self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
 
     def remember_message(
         self, item_id: int, workspace_id: int, channel: str, message_id: str, role: str

@@ -154,3 +154,19 @@ def test_notices_for_another_platform_never_hold_up_this_ones(app: Lodestar, boa
     asyncio.run(app.dispatcher({"slack": elsewhere}).run_once(limit=1))
     asyncio.run(app.dispatcher({"console": messenger}).run_once(limit=1))
     assert len(messenger.dms) == 5 and len(messenger.posts) == 2
+
+
+def test_a_notice_queued_before_its_person_connects_still_arrives_once(app: Lodestar) -> None:
+    chat = Chat(app)
+    chat.session.run_jobs = lambda at=None, watch=False: None  # type: ignore[method-assign]
+    chat.as_("ana").say("/feedback offline mode")
+    chat.as_("bob").say("/feedback vote #1")
+    chat.as_("pm", admin=True).say("/feedback ship #1")
+    code = chat.as_("bo").reply("/feedback connect")["code"]
+    chat.as_("bob").say(f"/feedback connect {code}")  # bob is now part of bo
+    messenger = FlakyMessenger()
+    asyncio.run(app.dispatcher({"console": messenger}).run_once())
+    # One DM for bo/bob, the same person now, through either identity.
+    assert len(messenger.dms) == 2 and "ana" in messenger.dms
+    with app.db.uow() as uow:
+        assert uow.outbox.counts() == {"sent": 2}

@@ -304,6 +304,22 @@ async def test_admin_commands_follow_slack_admin_status(slack: Slack) -> None:
     assert sorted(asked) == [ADA, ALICE, BOB]
 
 
+@pytest.mark.anyio
+async def test_board_admins_are_added_by_mention_and_known_by_id(slack: Slack) -> None:
+    await slack.command("dark mode")
+    await slack.command("night theme", user=BOB)
+    by_name = await slack.command("admins add bob", user=ADA)
+    assert "Mention the person (@bob)" in ack_json(by_name)["text"]
+    added = await slack.command(f"admins add <@{BOB}|bob>", user=ADA)
+    assert f"admins (besides platform admins): {BOB}" in ack_json(added)["text"]
+    merged = await slack.command("merge #2 into #1", user=BOB)
+    assert "#2 merged into #1" in ack_json(merged)["text"]
+    # Carol renaming herself "bob" gains nothing: rights follow the user id.
+    slack.fake.add_user(CAROL, name="bob")
+    refused = await slack.command("unmerge #2", user=CAROL, user_name="bob")
+    assert ack_json(refused)["text"] == "Only board admins can unmerge items."
+
+
 # -- ship --------------------------------------------------------------------------------------
 
 

@@ -45,4 +45,3 @@ __all__ = [
     "parse_rules",
     "plan_notifications",
 ]
-

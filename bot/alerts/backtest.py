@@ -43,8 +43,9 @@ class CsvError(ValueError):
         self.path = path
         self.problems = problems
         total = len(problems) if total is None else total
-        shown = "; ".join(f"line {n}: {why}" if n else why
-                          for n, why in problems[:MAX_REPORTED_ROWS])
+        shown = "; ".join(
+            f"line {n}: {why}" if n else why for n, why in problems[:MAX_REPORTED_ROWS]
+        )
         more = f" (and {total - MAX_REPORTED_ROWS} more)" if total > MAX_REPORTED_ROWS else ""
         super().__init__(f"{path}: {shown}{more}" if problems else f"{path}: no data rows")
 
@@ -132,8 +133,7 @@ def backtest(
     data: dict[str, Series | Prepared] = {k: Prepared(v) for k, v in (extra or {}).items()}
     for r in rules:
         if isinstance(r, CounterGuardRule) and r.counter not in data:
-            raise RuleError(f"needs the series of its counter-metric '{r.counter}'.",
-                            rule=r.name)
+            raise RuleError(f"needs the series of its counter-metric '{r.counter}'.", rule=r.name)
         data[r.metric] = main
     return evaluate_rules(rules, data)
 
@@ -164,13 +164,22 @@ def format_table(episodes: Sequence[Episode]) -> str:
         return "No episodes."
     head = ("rule", "kind", "start", "end", "peak", "peak at", "detail")
     rows = [
-        (e.rule, e.kind, _fmt_time(e.start), "—" if e.instant else _fmt_time(e.end),
-         f"{e.peak:.6g}", _fmt_time(e.peak_at), e.detail)
+        (
+            e.rule,
+            e.kind,
+            _fmt_time(e.start),
+            "—" if e.instant else _fmt_time(e.end),
+            f"{e.peak:.6g}",
+            _fmt_time(e.peak_at),
+            e.detail,
+        )
         for e in episodes
     ]
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in [head, *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [head, *rows]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     n_open = sum(1 for e in episodes if e.end is None and not e.instant)
     lines.append(f"{len(episodes)} episode(s), {n_open} open")
@@ -178,12 +187,15 @@ def format_table(episodes: Sequence[Episode]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="lodestar alerts backtest",
-                                 description="Replay alert rules over a CSV of timestamp,value.")
+    ap = argparse.ArgumentParser(
+        prog="lodestar alerts backtest",
+        description="Replay alert rules over a CSV of timestamp,value.",
+    )
     ap.add_argument("--csv", required=True, help="timestamp,value rows (header optional)")
     ap.add_argument("--rule", help="only the rule with this name (or of this kind)")
-    ap.add_argument("--rules-toml", help="TOML file with [[alerts]] tables (default rules if "
-                    "omitted)")
+    ap.add_argument(
+        "--rules-toml", help="TOML file with [[alerts]] tables (default rules if omitted)"
+    )
     ap.add_argument("--metric", default="metric", help="metric key for default rule names")
     ap.add_argument("--counter-csv", help="counter-metric series for counter_guard rules")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -206,8 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, RuleError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    text = (json.dumps({"episodes": [e.to_dict() for e in episodes]}, indent=1)
-            if args.json else format_table(episodes))
+    text = (
+        json.dumps({"episodes": [e.to_dict() for e in episodes]}, indent=1)
+        if args.json
+        else format_table(episodes)
+    )
     try:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()

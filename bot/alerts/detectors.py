@@ -115,8 +115,9 @@ def _sustained(p: Prepared, cond: np.ndarray, duration: timedelta) -> tuple[np.n
 # --- anomaly ---------------------------------------------------------------------------------
 
 
-def _robust_score(r: np.ndarray, w: int, min_points: int, rel_floor: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _robust_score(
+    r: np.ndarray, w: int, min_points: int, rel_floor: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(score, scale): ``(r - median) / scale`` with a heavy-tail aware scale."""
     med, mad, q = rolling_stats(r, w, min_points=min_points, stride=max(1, w // 64), quantile=_Q)
     assert q is not None
@@ -156,8 +157,9 @@ def anomaly_scores(p: Prepared, rule: AnomalyRule) -> np.ndarray:
     if rule.period == "none":
         periods: list[float] = []
     elif rule.period == "auto":
-        periods = [d for d, max_dt in ((86400.0, 6 * 3600.0), (7 * 86400.0, 86400.0))
-                   if interval <= max_dt]
+        periods = [
+            d for d, max_dt in ((86400.0, 6 * 3600.0), (7 * 86400.0, 86400.0)) if interval <= max_dt
+        ]
     else:
         periods = [parse_duration(rule.period).total_seconds()]
     z_min = z_level
@@ -199,8 +201,17 @@ def detect_anomaly(p: Prepared, rule: AnomalyRule) -> list[Episode]:
     fire = (mag > rule.sensitivity) & ok
     hold = mag > rule.sensitivity * _HOLD_RATIO
     spans = hysteresis(fire, hold, clear_points=_points(rule.clear, _interval(p, rule), 3))
-    return build_episodes(rule.name, rule.kind, rule.metric, p.ts, p.x, spans, mag,
-                          direction=zz, detail=f"anomaly score > {rule.sensitivity:g}")
+    return build_episodes(
+        rule.name,
+        rule.kind,
+        rule.metric,
+        p.ts,
+        p.x,
+        spans,
+        mag,
+        direction=zz,
+        detail=f"anomaly score > {rule.sensitivity:g}",
+    )
 
 
 # --- threshold -------------------------------------------------------------------------------
@@ -226,16 +237,25 @@ def detect_threshold(p: Prepared, rule: ThresholdRule) -> list[Episode]:
         parts.append(text)
 
     if rule.above is not None:
-        add(x > rule.above, (x - rule.above) / max(abs(rule.above), 1e-12), 1.0,
-            f"above {rule.above:g}")
+        add(
+            x > rule.above,
+            (x - rule.above) / max(abs(rule.above), 1e-12),
+            1.0,
+            f"above {rule.above:g}",
+        )
     if rule.below is not None:
-        add(x < rule.below, (rule.below - x) / max(abs(rule.below), 1e-12), -1.0,
-            f"below {rule.below:g}")
+        add(
+            x < rule.below,
+            (rule.below - x) / max(abs(rule.below), 1e-12),
+            -1.0,
+            f"below {rule.below:g}",
+        )
     if rule.drop_pct is not None or rule.rise_pct is not None:
         interval = estimate_interval(p.ep)
         w = _points(rule.baseline, interval, 1)
-        base, _, _ = rolling_stats(x, w, min_points=rule.min_baseline_points,
-                                   stride=max(1, w // 64))
+        base, _, _ = rolling_stats(
+            x, w, min_points=rule.min_baseline_points, stride=max(1, w // 64)
+        )
         # the trailing window is in rows; also drop rows older than the baseline period
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = (x - base) / np.abs(base) * 100.0
@@ -253,8 +273,18 @@ def detect_threshold(p: Prepared, rule: ThresholdRule) -> list[Episode]:
     detail = " or ".join(parts)
     if rule.duration > timedelta(0):
         detail += f" for {_fmt_td(rule.duration)}"
-    return build_episodes(rule.name, rule.kind, rule.metric, p.ts, x, spans, sev,
-                          since_rows=since, direction=sign, detail=detail)
+    return build_episodes(
+        rule.name,
+        rule.kind,
+        rule.metric,
+        p.ts,
+        x,
+        spans,
+        sev,
+        since_rows=since,
+        direction=sign,
+        detail=detail,
+    )
 
 
 def _fmt_td(d: timedelta) -> str:
@@ -291,17 +321,28 @@ def detect_milestone(p: Prepared, rule: MilestoneRule) -> list[Episode]:
             detail = f"passed {mark:,.10g}"
         else:
             detail = f"new all-time high (previous {prev_max[i]:,.10g})"
-        out.append(Episode(rule=rule.name, kind=rule.kind, metric=rule.metric, start=p.ts[i],
-                           end=p.ts[i], peak=float(x[i]), peak_at=p.ts[i], since=p.ts[i],
-                           direction="up", detail=detail, instant=True))
+        out.append(
+            Episode(
+                rule=rule.name,
+                kind=rule.kind,
+                metric=rule.metric,
+                start=p.ts[i],
+                end=p.ts[i],
+                peak=float(x[i]),
+                peak_at=p.ts[i],
+                since=p.ts[i],
+                direction="up",
+                detail=detail,
+                instant=True,
+            )
+        )
     return out
 
 
 # --- counter guard ---------------------------------------------------------------------------
 
 
-def detect_counter_guard(p: Prepared, counter: Prepared, rule: CounterGuardRule
-                         ) -> list[Episode]:
+def detect_counter_guard(p: Prepared, counter: Prepared, rule: CounterGuardRule) -> list[Episode]:
     n = len(p)
     if n == 0 or len(counter) == 0:
         return []
@@ -323,13 +364,16 @@ def detect_counter_guard(p: Prepared, counter: Prepared, rule: CounterGuardRule
     spans = hysteresis(fire, cond, clear_points=1)
     since = [int(rs[s]) for s, _ in spans]
     sev = np.where(cond, bad, -np.inf)
-    eps = build_episodes(rule.name, rule.kind, rule.metric, p.ts, c_now, spans, sev,
-                         since_rows=since)
+    eps = build_episodes(
+        rule.name, rule.kind, rule.metric, p.ts, c_now, spans, sev, since_rows=since
+    )
     out = []
     for ep in eps:
         i = p.ts.index(ep.peak_at)
-        detail = (f"{rule.metric} {ns_chg[i]:+.1f}% while {rule.counter} "
-                  f"{c_chg[i]:+.1f}% over {_fmt_td(rule.window)}")
+        detail = (
+            f"{rule.metric} {ns_chg[i]:+.1f}% while {rule.counter} "
+            f"{c_chg[i]:+.1f}% over {_fmt_td(rule.window)}"
+        )
         out.append(replace(ep, detail=detail, direction=rule.bad_direction))
     return out
 
@@ -360,8 +404,7 @@ def evaluate_rule(rule: Rule, data: Mapping[str, Series | Prepared]) -> list[Epi
     raise RuleError(f"unsupported rule kind {rule.kind!r}.", rule=rule.name)
 
 
-def evaluate_rules(rules: Iterable[Rule], data: Mapping[str, Series | Prepared]
-                   ) -> list[Episode]:
+def evaluate_rules(rules: Iterable[Rule], data: Mapping[str, Series | Prepared]) -> list[Episode]:
     """Episodes of several rules, ordered by start then rule name."""
     cache: dict[str, Prepared] = {}
     prepared: dict[str, Series | Prepared] = {}

@@ -72,7 +72,7 @@ def parse_duration(value: str | float | int | timedelta) -> timedelta:
         m = _DURATION_RE.match(value)
         if m:
             return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()])
-    raise ValueError(f"not a duration: {value!r} (write it like \"90m\", \"24h\" or \"2d\")")
+    raise ValueError(f'not a duration: {value!r} (write it like "90m", "24h" or "2d")')
 
 
 @dataclass(frozen=True)
@@ -226,12 +226,14 @@ def parse_rule(data: Mapping[str, Any], *, default_metric: str | None = None) ->
     unknown = sorted(set(data) - set(known) - {"kind"})
     if unknown:
         allowed = ", ".join(sorted(set(known) | {"kind"}))
-        raise RuleError(f"unknown key(s) {', '.join(unknown)}; allowed: {allowed}.",
-                        rule=label, line=line)
+        raise RuleError(
+            f"unknown key(s) {', '.join(unknown)}; allowed: {allowed}.", rule=label, line=line
+        )
     kwargs: dict[str, Any] = {"name": label}
     if not isinstance(metric, str) or not metric.strip():
-        raise RuleError("'metric' is required (the metric key the rule watches).",
-                        rule=label, line=line)
+        raise RuleError(
+            "'metric' is required (the metric key the rule watches).", rule=label, line=line
+        )
     kwargs["metric"] = metric.strip()
     for key, value in data.items():
         if key in ("kind", "name", "metric"):
@@ -282,16 +284,20 @@ def validate_rule(rule: Rule) -> None:
             raise ValueError("'window' must be > 0.")
 
 
-def parse_rules(tables: Iterable[Mapping[str, Any]], *, default_metric: str | None = None
-                ) -> list[AnyRule]:
+def parse_rules(
+    tables: Iterable[Mapping[str, Any]], *, default_metric: str | None = None
+) -> list[AnyRule]:
     """Several tables; rule names must be unique."""
     tables = list(tables)
     rules = [parse_rule(t, default_metric=default_metric) for t in tables]
     seen: set[str] = set()
     for r, t in zip(rules, tables, strict=True):
         if r.name in seen:
-            raise RuleError("two alerts have this name; names must be unique.",
-                            rule=r.name, line=getattr(t, "line", None))
+            raise RuleError(
+                "two alerts have this name; names must be unique.",
+                rule=r.name,
+                line=getattr(t, "line", None),
+            )
         seen.add(r.name)
     return rules
 
@@ -304,6 +310,9 @@ def default_rules(metric_key: str, *, north_star: bool = False) -> list[AnyRule]
     news for the north star, not for a counter-metric."""
     rules: list[AnyRule] = [AnomalyRule(name=f"{metric_key}-anomaly", metric=metric_key)]
     if north_star:
-        rules.append(MilestoneRule(name=f"{metric_key}-milestone", metric=metric_key,
-                                   cooldown=timedelta(days=28)))
+        rules.append(
+            MilestoneRule(
+                name=f"{metric_key}-milestone", metric=metric_key, cooldown=timedelta(days=28)
+            )
+        )
     return rules

@@ -91,8 +91,9 @@ def _order_stat(srt: np.ndarray, cnt: np.ndarray, pos: np.ndarray) -> np.ndarray
     return srt[r, lo] * (1 - frac) + srt[r, hi] * frac
 
 
-def _sorted_stats(win: np.ndarray, cnt: np.ndarray, quantile: float | None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _sorted_stats(
+    win: np.ndarray, cnt: np.ndarray, quantile: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """median, MAD, quantile of |dev| for rows containing NaN (np.sort puts NaN last;
     much faster than np.nanmedian, which loops over rows)."""
     half = (cnt - 1) / 2.0
@@ -131,14 +132,20 @@ def lagged_values(ep: np.ndarray, x: np.ndarray, lag: float, tolerance: float) -
     return np.where(ok, x[pick], np.nan)
 
 
-def seasonal_baseline(ep: np.ndarray, x: np.ndarray, period: float, interval: float,
-                      cycles: int = 3, min_cycles: int = 2) -> np.ndarray:
+def seasonal_baseline(
+    ep: np.ndarray,
+    x: np.ndarray,
+    period: float,
+    interval: float,
+    cycles: int = 3,
+    min_cycles: int = 2,
+) -> np.ndarray:
     """Median of the values one, two, ... ``cycles`` periods earlier (same hour of day
     for a daily period, same weekday for a weekly one); NaN with fewer than
     ``min_cycles`` of them."""
-    lagged = np.vstack([
-        lagged_values(ep, x, j * period, 0.5 * interval) for j in range(1, cycles + 1)
-    ])
+    lagged = np.vstack(
+        [lagged_values(ep, x, j * period, 0.5 * interval) for j in range(1, cycles + 1)]
+    )
     cnt = (~np.isnan(lagged)).sum(axis=0)
     out = np.full(len(x), np.nan)
     ok = cnt >= min_cycles

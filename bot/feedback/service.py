@@ -9,6 +9,7 @@ change only the merge link, so unmerge restores exactly what merge changed.
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -30,7 +31,7 @@ from bot.feedback.views import (
     VoteOutcome,
 )
 from bot.notify.ship import queue_ship_notices
-from bot.text import MAX_FEEDBACK_CHARS
+from bot.text import MAX_FEEDBACK_CHARS, defang
 from storage.models import Handshake, Item, ItemSource, Person, Workspace
 from storage.repositories import OPEN_STATUSES, BoardRepository
 from storage.uow import Database, UnitOfWork
@@ -88,8 +89,8 @@ class FeedbackService:
     def is_admin(self, uow: UnitOfWork, workspace: Workspace, caller: Caller) -> bool:
         if caller.is_platform_admin:
             return True
-        admins = uow.workspaces.setting(workspace.id, "admins") or []
-        return caller.user in admins or caller.name in admins
+        # Stable user ids only: a display name can be taken by anyone.
+        return caller.user in (uow.workspaces.setting(workspace.id, "admins") or [])
 
     def _require_admin(self, scope: Scope, caller: Caller, action: str) -> None:
         if not self.is_admin(scope.uow, scope.workspace, caller):
@@ -125,6 +126,7 @@ class FeedbackService:
             repo = scope.repo
             requester = scope.person
             if message is not None:
+                repo.lock_message(scope.workspace.id, message.channel, message.message_id)
                 existing = repo.item_for_message(
                     scope.workspace.id, message.channel, message.message_id
                 )
@@ -642,6 +644,8 @@ class FeedbackService:
             current: list[str] = list(uow.workspaces.setting(scope.workspace.id, "admins") or [])
             if add or remove:
                 self._require_admin(scope, caller, "change the admin list")
+                add = tuple(user_id(token, caller.platform) for token in add)
+                remove = tuple(user_id(token, caller.platform) for token in remove)
                 current = [a for a in current if a not in remove]
                 current += [a for a in add if a not in current]
                 uow.workspaces.set_setting(scope.workspace.id, "admins", current)
@@ -673,6 +677,8 @@ class FeedbackService:
         """The operator's way in: edit a workspace's admin list from the command line."""
         with self.db.uow() as uow:
             ws = uow.workspaces.ensure(platform, workspace, workspace, self.clock.now())
+            add = [user_id(token, platform) for token in add]
+            remove = [user_id(token, platform) for token in remove]
             current = [a for a in uow.workspaces.setting(ws.id, "admins") or [] if a not in remove]
             current += [a for a in add if a not in current]
             uow.workspaces.set_setting(ws.id, "admins", current)
@@ -750,6 +756,28 @@ class FeedbackService:
         return ItemView(
             **{**view.__dict__, "merged_items": merged, "sources": source_views, "history": history}
         )
+
+
+_MENTION = re.compile(r"<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>")
+_PLATFORM_ID = re.compile(r"[A-Z0-9]{6,}|[0-9]{6,}")
+
+
+def user_id(token: str, platform: str) -> str:
+    """The stable user id a mention or id stands for: ``<@U123|ana>`` (Slack) and
+    ``<@!123>`` (Discord) become ``U123`` and ``123``; on the console a user's id is
+    their name. A bare display name elsewhere is refused: anyone can take one."""
+    token = token.strip().lstrip("@")
+    mention = _MENTION.fullmatch(token)
+    if mention:
+        return mention.group(1)
+    if platform == "console":
+        return token.lower()
+    if _PLATFORM_ID.fullmatch(token):
+        return token
+    raise BadInput(
+        f"Mention the person (@{defang(token)[:40]}) so I know exactly who: "
+        "display names can change."
+    )
 
 
 def _subtree(item_id: int, group: list[Item]) -> list[Item]:
