@@ -47,3 +47,14 @@ def test_votes_racing_a_merge_keep_demand_exact(app: Lodestar) -> None:
         list(pool.map(act, range(16)))
     # ana, bo and the 15 voters, each once.
     assert app.feedback.show(person("ana"), 1).demand == 17
+
+
+def test_many_bulbs_on_one_message_at_once_make_one_item(app: Lodestar) -> None:
+    from bot.context import ChatMessage
+
+    message = ChatMessage("general", "m1", "cy", "cy", "please add SSO")
+    reactors = [person(f"r{i}") for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda c: app.router.reaction(c, "bulb", message, added=True), reactors))
+    items = app.feedback.board_items(person("cy"))
+    assert [(v.number, v.text) for v in items] == [(1, "please add SSO")]
