@@ -261,6 +261,34 @@ async def test_vote_button_and_who_show_buttons(slack: Slack) -> None:
 
 
 @pytest.mark.anyio
+async def test_card_buttons_follow_their_item_when_a_board_join_renumbers_it(
+    slack: Slack,
+) -> None:
+    from bot.context import Caller
+
+    console = Caller("console", "acme", "pm", "pm", is_platform_admin=True)
+    slack.lodestar.feedback.capture(console, "export to pdf")
+    code = slack.lodestar.router.command(console, "feedback", "board join")[0].data["code"]
+    await slack.command("dark mode")
+    card_ts = slack.card_ts(1)
+    joined = await slack.command(f"board join {code}", user=ADA)
+    assert "Your item is now #2" in ack_json(joined)["text"]
+
+    await slack.send(
+        payloads.block_actions(
+            render.VOTE,
+            "1",
+            message_ts=card_ts,
+            user_id=BOB,
+            response_url=slack.fake.response_url("vote"),
+        )
+    )
+    (answer,) = [c.params for c in slack.fake.calls_to(RESPONSE_URL) if c.path.endswith("vote")]
+    assert answer["text"].startswith("👍 Vote counted for #2: demand 2")
+    assert slack.lodestar.feedback.show(console, 1).demand == 1  # "export to pdf" untouched
+
+
+@pytest.mark.anyio
 async def test_vote_command_redraws_known_cards(slack: Slack) -> None:
     await slack.command("Presenter mode")
     resp = await slack.command("vote #1", user=BOB)

@@ -636,7 +636,11 @@ class SlackBot:
         context: Any,
     ) -> None:
         where = await self._where_of_action(body, context)
-        replies = await self.core(self.router.vote_button, where.caller, _number(action))
+
+        def vote() -> list[Reply]:
+            return self.router.vote_button(where.caller, self._item_of(where, action))
+
+        replies = await self.core(vote)
         await ack()
         self.tasks.spawn(self.deliver(where, replies))
 
@@ -649,8 +653,12 @@ class SlackBot:
     ) -> None:
         where = await self._where_of_action(body, context)
         verb = "who" if action["action_id"] == render.WHO else "show"
-        text = f"{verb} #{_number(action)}"
-        replies = await self.core(self.router.command, where.caller, "feedback", text)
+
+        def look() -> list[Reply]:
+            text = f"{verb} #{self._item_of(where, action)}"
+            return self.router.command(where.caller, "feedback", text)
+
+        replies = await self.core(look)
         await ack()
         self.tasks.spawn(self.deliver(where, replies))
 
@@ -661,6 +669,15 @@ class SlackBot:
         await context.client.views_open(
             trigger_id=body["trigger_id"], view=render.modal(FEEDBACK_FORM, None)
         )
+
+    def _item_of(self, where: Where, action: dict[str, Any]) -> int:
+        """The item a card button stands for: the card's own item when the core knows
+        the card (numbers change when a board joins another), else the button's value."""
+        if where.card_at is not None:
+            number = self.lodestar.feedback.item_for_message(where.caller, *where.card_at)
+            if number is not None:
+                return number
+        return _number(action)
 
     async def _where_of_action(self, body: dict[str, Any], context: Any) -> Where:
         channel = (body.get("channel") or {}).get("id")
