@@ -506,6 +506,8 @@ async def test_app_home_shows_top_items_mine_and_votes(slack: Slack) -> None:
     ]
     nsm = " ".join(r.text for r in slack.lodestar.router.command(caller(), "nsm", ""))
     assert view["blocks"][1]["text"]["text"].split()[:4] == nsm.split()[:4]  # /nsm's summary
+    ids = [b["block_id"] for b in view["blocks"] if "block_id" in b]
+    assert len(ids) == len(set(ids))  # Slack refuses a view whose block ids repeat
 
     # the home's "Log feedback" button opens the same modal
     await slack.send(payloads.block_actions(render.OPEN_FORM, block_id="home", trigger_id="9.9.x"))

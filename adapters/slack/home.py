@@ -18,12 +18,17 @@ def _header(text: str) -> dict[str, Any]:
     return {"type": "header", "text": render.plain(text, 150)}
 
 
-def _items(views: list[ItemView], empty: str) -> list[dict[str, Any]]:
+def _items(section: str, views: list[ItemView], empty: str) -> list[dict[str, Any]]:
+    """Cards of one section; block ids carry the section, since an item may appear in
+    several (top and yours) and Slack wants block ids unique within a view."""
     if not views:
         return [{"type": "context", "elements": [{"type": "mrkdwn", "text": empty}]}]
     out: list[dict[str, Any]] = []
     for view in views:
-        out.extend(render.card_blocks(card(view)))
+        for block in render.card_blocks(card(view)):
+            if "block_id" in block:
+                block = {**block, "block_id": f"{section}:{block['block_id']}"}
+            out.append(block)
     return out
 
 
@@ -56,11 +61,11 @@ def home_view(router: Router, caller: Caller) -> dict[str, Any]:
         },
         {"type": "divider"},
         _header(f"🏆 Top {TOP} by demand"),
-        *_items(top, "The board is empty: log the first item with /feedback."),
+        *_items("top", top, "The board is empty: log the first item with /feedback."),
         {"type": "divider"},
         _header("🙋 You asked for"),
-        *_items(asked, "Nothing yet: /feedback <text>, or react 💡 on a message."),
+        *_items("asked", asked, "Nothing yet: /feedback <text>, or react 💡 on a message."),
         _header("👍 You vote for"),
-        *_items(voted, "No votes yet: react 👍 on an item's card or press Vote."),
+        *_items("voted", voted, "No votes yet: react 👍 on an item's card or press Vote."),
     ]
     return {"type": "home", "callback_id": "lodestar_home", "blocks": blocks[:100]}
