@@ -360,3 +360,59 @@ def test_a_broken_config_stops_start_up_with_its_line(tmp_path: Path) -> None:
     done = run_cli("nsm", "tree", cwd=tmp_path)
     assert done.returncode == 2
     assert "lodestar.toml line" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_alert_rules_see_whole_grains_and_complete_weeks(
+    nsm_app: Lodestar, chat: Chat, tmp_path: Path
+) -> None:
+    from bot.nsm.ingest import read_events
+
+    record_weeks(chat, {"wat": [200, 210, 231]})
+    chat.say("/nsm record wat 5 2026-11-24T10")  # one stray hourly value
+    assert [v for _, v in nsm_app.nsm.series("wat")] == [200, 210, 231]
+    path = tmp_path / "e.jsonl"
+    path.write_text(
+        '{"actor": "a", "event": "project_created", "timestamp": "2026-11-17T09:00:00Z"}\n'
+        '{"actor": "b", "event": "project_created", "timestamp": "2026-11-24T09:00:00Z"}\n'
+    )
+    nsm_app.nsm.import_events(read_events(path))
+    # 2026-W48 is still running on NOW: its count so far is no drop.
+    assert [t.date().isoformat() for t, _ in nsm_app.nsm.series("creators")] == ["2026-11-16"]
+
+
+def test_an_episode_the_history_no_longer_shows_is_closed(
+    nsm_app: Lodestar, database: Database
+) -> None:
+    from storage.models import AlertEpisode
+
+    with database.uow() as uow:
+        uow.metrics.save_episode(
+            AlertEpisode(
+                rule="tickets-high",
+                kind="threshold",
+                metric="tickets",
+                start=NOW - timedelta(days=60),
+                end=None,
+                peak=150.0,
+                detail={},
+            )
+        )
+        uow.commit()
+    nsm_app.watch()
+    with database.uow() as uow:
+        assert uow.metrics.open_episodes() == []
+
+
+def test_a_digest_for_a_past_date_shows_that_date_s_week(chat: Chat, nsm_app: Lodestar) -> None:
+    from bot.nsm.reports import digest
+
+    record_weeks(
+        chat,
+        {"wat": [200, 210, 231], "accounts": [100, 100, 105], "teams_per_account": [2, 2.1, 2.2]},
+        last="2026-W47",
+    )
+    at = datetime(2026, 11, 11, 9, tzinfo=UTC)  # a Wednesday in 2026-W46
+    text = digest(
+        nsm_app.nsm, nsm_app.nsm_commands.watcher, chat.session.caller, at, with_chart=False
+    ).text
+    assert "(2026-W45): 200 teams" in text or "(2026-W45): 200" in text

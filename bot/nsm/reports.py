@@ -13,9 +13,11 @@ from bot.replies import Attachment, Reply, public
 from bot.text import quote
 
 
-def chart_png(service: NsmService, weeks: int, caller: Caller | None) -> bytes:
+def chart_png(
+    service: NsmService, weeks: int, caller: Caller | None, at: datetime | None = None
+) -> bytes:
     tree = service.tree
-    span = service.chart_weeks(weeks)
+    span = service.chart_weeks(weeks, at)
     values = service.weekly([m.key for m in tree.metrics()], span)
 
     def series(key: str) -> list[tuple[datetime, float]]:
@@ -74,7 +76,7 @@ def digest(
     """The daily digest for the 24 hours up to ``at``."""
     since = at - timedelta(days=1)
     until = at + timedelta(microseconds=1)  # include what happened at ``at`` itself
-    summary = service.summary()
+    summary = service.summary(at)
     ns = summary.north_star
     lines = [
         f"☀️ Daily digest, {at:%A %d %B %Y}",
@@ -88,7 +90,7 @@ def digest(
     )[:2]
     if movers:
         lines.append("Moved most: " + "; ".join(f"{m.metric.name} {_delta(m)}" for m in movers))
-    open_alerts = [f"{e.rule} since {e.start:%Y-%m-%d}" for e in watcher.open_episodes()]
+    open_alerts = [f"{e.rule} since {e.start:%Y-%m-%d}" for e in watcher.open_episodes(at)]
     lines.append("Open alerts: " + ("; ".join(open_alerts) if open_alerts else "none"))
     created, rising = service.feedback.activity(caller, since, until)
     shipped = service.feedback.shipped_between(caller, since, until)
@@ -106,7 +108,7 @@ def digest(
     if with_chart:
         attachments.append(
             Attachment(
-                "north-star.png", chart_png(service, 26, caller), "image/png", ns.metric.name
+                "north-star.png", chart_png(service, 26, caller, at), "image/png", ns.metric.name
             )
         )
     return public(

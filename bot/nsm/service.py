@@ -263,19 +263,24 @@ class NsmService:
         """The metric at its finest recorded grain, for alert rules."""
         metric = self.metric(key)
         if metric.events is not None:
-            weeks = self._span_weeks([key])
+            # The running week is still counting: it would look like a drop.
+            weeks = self._span_weeks([key])[:-1]
             values = self.weekly([key], weeks)[key]
             return [(w.start, v) for w, v in sorted(values.items())]
         with self.db.uow() as uow:
             snaps = uow.metrics.snapshots([key])
-        for kind in ("hour", "day", "week"):
-            chosen = [(s.period_start, s.value) for s in snaps if s.period_kind == kind]
-            if chosen:
-                return chosen
-        return []
+        by_kind: dict[str, Series] = defaultdict(list)
+        for snap in snaps:
+            by_kind[snap.period_kind].append((snap.period_start, snap.value))
+        # The grain with the most values (finer on a tie): one stray hourly value
+        # must not hide a year of weekly ones.
+        order = {"hour": 0, "day": 1, "week": 2}
+        best = min(by_kind, key=lambda k: (-len(by_kind[k]), order[k]), default=None)
+        return [] if best is None else by_kind[best]
 
-    def _span_weeks(self, keys: Sequence[str]) -> list[Period]:
-        """Every week from the earliest data of these metrics to the current week."""
+    def _span_weeks(self, keys: Sequence[str], at: datetime | None = None) -> list[Period]:
+        """Every week from the earliest data of these metrics to the week of ``at``
+        (default: now)."""
         first: datetime | None = None
         with self.db.uow() as uow:
             for key in keys:
@@ -289,29 +294,30 @@ class NsmService:
                     first = start
         if first is None:
             return []
-        week, last = week_of(first), current_week(self.clock.now())
+        week, last = week_of(first), current_week(at or self.clock.now())
         out = []
         while week <= last:
             out.append(week)
             week = week.next()
         return out
 
-    def latest_week(self) -> Period:
-        """The newest complete week with a north star value (else the newest with any)."""
+    def latest_week(self, at: datetime | None = None) -> Period:
+        """The newest complete week with a north star value as of ``at`` (default:
+        now), else the newest with any."""
         tree = self.tree
-        weeks = self._span_weeks([tree.north_star.key])
+        weeks = self._span_weeks([tree.north_star.key], at)
         values = self.weekly([tree.north_star.key], weeks)[tree.north_star.key]
         if not values:
             raise BadInput(
                 f"There are no values for {tree.north_star.label} yet: record one "
                 "with /nsm record or import a CSV."
             )
-        complete = [w for w in values if w <= latest_complete_week(self.clock.now())]
+        complete = [w for w in values if w <= latest_complete_week(at or self.clock.now())]
         return max(complete or values)
 
-    def summary(self) -> Summary:
+    def summary(self, at: datetime | None = None) -> Summary:
         tree = self.tree
-        week = self.latest_week()
+        week = self.latest_week(at)
         weeks = [week.shift(-4), week.previous(), week]
         values = self.weekly([m.key for m in tree.metrics()], weeks)
 
@@ -382,10 +388,10 @@ class NsmService:
             shipped = self.feedback.shipped_between(caller, week.start, week.end)
         return WhyResult(week, tree, explanation, linked, shipped)
 
-    def chart_weeks(self, weeks: int) -> list[Period]:
+    def chart_weeks(self, weeks: int, at: datetime | None = None) -> list[Period]:
         if not 4 <= weeks <= 260:
             raise BadInput("Charts show between 4 and 260 weeks.")
-        last = self.latest_week()
+        last = self.latest_week(at)
         return [last.shift(-i) for i in range(weeks - 1, -1, -1)]
 
 

@@ -3,7 +3,7 @@ what is new, and store the episodes so a restart never fires one twice."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.alerts.detectors import evaluate_rules
@@ -103,9 +103,11 @@ class AlertWatcher:
             )
             for episode in computed:
                 uow.metrics.save_episode(_row(episode))
-            for note in plan:
-                if note.event == "recovery" and note.reason == "no longer detected":
-                    uow.metrics.save_episode(_row(note.episode))
+            # An open episode the history no longer shows is closed now, posted or not.
+            found = {episode.key for episode in computed}
+            for episode in stored:
+                if episode.end is None and not episode.instant and episode.key not in found:
+                    uow.metrics.save_episode(_row(replace(episode, end=now)))
             queued = 0
             snoozed = {m.rule for m in mutes if m.since is None or m.since <= now}
             for note in plan:
@@ -149,9 +151,14 @@ class AlertWatcher:
             uow.commit()
         return now + length
 
-    def open_episodes(self) -> list[AlertEpisode]:
+    def open_episodes(self, at: datetime | None = None) -> list[AlertEpisode]:
+        """Episodes open now, or as of ``at``."""
         with self.service.db.uow() as uow:
-            return uow.metrics.open_episodes()
+            if at is None:
+                return uow.metrics.open_episodes()
+            return [
+                e for e in uow.metrics.episodes() if e.start <= at and (e.end is None or e.end > at)
+            ]
 
 
 def _episode(row: AlertEpisode) -> Episode:
