@@ -254,7 +254,7 @@ def metrics_import(
 
     lodestar = _open(db)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # spreadsheets write a BOM
         rows = read_snapshots(text, lodestar.nsm.metric_keys, source=file.name)
         count = lodestar.nsm.import_snapshots(rows, "csv", f"csv:{file.name}")
     except (OSError, UnicodeDecodeError) as error:

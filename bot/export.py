@@ -47,6 +47,13 @@ def to_json(views: list[ItemView]) -> str:
     return json.dumps(rows(views), ensure_ascii=False, indent=2) + "\n"
 
 
+def _cell(value: object) -> object:
+    """Text a spreadsheet would run as a formula gets a leading quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def to_csv(views: list[ItemView]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=[*COLUMNS, "requester"], lineterminator="\n")
@@ -55,5 +62,5 @@ def to_csv(views: list[ItemView]) -> str:
         row["tags"] = " ".join(row["tags"])
         row["merged_into"] = "" if row["merged_into"] is None else row["merged_into"]
         row["linked_metric"] = row["linked_metric"] or ""
-        writer.writerow(row)
+        writer.writerow({key: _cell(value) for key, value in row.items()})
     return out.getvalue()

@@ -122,6 +122,8 @@ def _hot(name: str, dialect: str) -> Any:
             )
             .returning(GroupMember.weight)
         )
+    if name == "next_number":
+        return select(Board.next_number).where(Board.id == p("board"))
     if name == "take_number":
         return (
             update(Board)
@@ -581,6 +583,11 @@ class BoardRepository:
 
     def _items(self) -> Select[tuple[Item]]:
         return select(Item).where(Item.board_id == self.board_id)
+
+    def items_ever(self) -> int:
+        """How many items the board holds: numbers are never reused or deleted."""
+        number = self._core.scalar(self._hot("next_number"), {"board": self.board_id})
+        return int(number or 1) - 1
 
     def take_number(self) -> int:
         number = self._core.scalar(self._hot("take_number"), {"board": self.board_id})

@@ -275,3 +275,32 @@ def test_export_replies_with_a_csv_file(chat: Chat) -> None:
     assert reply["attachments"] == [{"filename": "feedback.csv", "mime": "text/csv",
                                      "bytes": reply["attachments"][0]["bytes"]}]
     assert reply["text"] == "The board as CSV: 1 items."
+
+
+def test_feedback_of_invisible_characters_only_is_empty(chat: Chat) -> None:
+    reply = chat.reply("/feedback \u200b\u200d\ufeff")
+    assert reply["kind"] == "error" and "nothing to log" in reply["text"]
+
+
+def test_ship_and_status_need_a_hash_so_prose_stays_feedback(chat: Chat) -> None:
+    chat.as_("ana").say("/feedback one")
+    chat.say("/feedback two")
+    chat.as_("pm", admin=True)
+    assert chat.say("/feedback ship 2 factor auth")[0]["kind"] == "item_created"
+    assert chat.say("/feedback status 2 planned people want it")[0]["kind"] == "item_created"
+    assert chat.reply("/feedback show #2")["card"]["status"] == "new"
+
+
+@pytest.mark.parametrize("line", ["/feedback top ²", "/feedback list ²", "/nsm chart ²"])
+def test_unusual_digits_are_not_numbers(chat: Chat, line: str) -> None:
+    for reply in chat.say(line):
+        assert "Something went wrong" not in reply["text"]
+
+
+def test_the_csv_export_never_hands_a_spreadsheet_a_formula(chat: Chat) -> None:
+    chat.as_("ana").say('/feedback =HYPERLINK("http://x","click")')
+    csv_text = chat.app.feedback.board_items(chat.session.caller)
+    from bot.export import to_csv
+
+    line = to_csv(csv_text).splitlines()[1]
+    assert ",\"'=HYPERLINK(" in line

@@ -79,3 +79,16 @@ def test_connecting_folds_duplicate_votes_into_one(app: Lodestar) -> None:
     assert (view.votes, view.demand) == (1, 2)
     assert "already yours" in a.as_("kim").text(
         "/feedback connect " + a.reply("/feedback connect")["code"])
+
+
+def test_another_process_sees_items_a_join_brought_in(app: Lodestar, database) -> None:  # type: ignore[no-untyped-def]
+    other = Lodestar.build(database, app.clock)  # a second worker on the same database
+    slack, discord = Chat(app, "one"), Chat(other, "two")
+    # The joining board's item is older (a lower id) than everything worker 1 indexed.
+    discord.as_("zed").say("/feedback a dark mode for the whole editor")
+    slack.as_("ana").say("/feedback first idea")  # worker 1 indexes board one
+    code = slack.as_("pm", admin=True).reply("/feedback board join")["code"]
+    discord.as_("mod", admin=True).say(f"/feedback board join {code}")  # worker 2 joins
+    captured = slack.as_("bo").say("/feedback dark mode for the editor please")
+    (suggested,) = [r for r in captured if r["kind"] == "suggestions"]
+    assert suggested["suggestions"] == [2]

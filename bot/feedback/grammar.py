@@ -17,7 +17,8 @@ STATUSES = ("new", "planned", "in-progress", "shipped", "declined")
 SETTABLE_STATUSES = ("new", "planned", "in-progress", "declined")
 _STATUS_ALIASES = {"in_progress": "in-progress", "inprogress": "in-progress", "wip": "in-progress"}
 
-_NUMBER = re.compile(r"#?(\d{1,9})")
+_NUMBER = re.compile(r"#?([0-9]{1,9})")
+_DIGITS = re.compile(r"[0-9]{1,6}")
 _TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 _METRIC = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _CODE = re.compile(r"[A-Za-z0-9-]{4,20}")
@@ -200,7 +201,7 @@ def _one_number(make):  # type: ignore[no-untyped-def]
 def _top(args: list[str], _text: str) -> Command | None:
     if not args:
         return Top(10)
-    if len(args) == 1 and args[0].isdigit() and 1 <= int(args[0]) <= 50:
+    if len(args) == 1 and _DIGITS.fullmatch(args[0]) and 1 <= int(args[0]) <= 50:
         return Top(int(args[0]))
     return None
 
@@ -216,7 +217,7 @@ def _list(args: list[str], _text: str) -> Command | None:
             status = low
         elif low.startswith("tag:") and _TAG.fullmatch(low[4:]):
             tag = low[4:]
-        elif arg.isdigit() and 1 <= int(arg) <= 10_000:
+        elif _DIGITS.fullmatch(arg) and 1 <= int(arg) <= 10_000:
             page = int(arg)
         else:
             return None
@@ -236,7 +237,7 @@ def _merge(args: list[str], _text: str) -> Command | None:
 
 
 def _status(args: list[str], text: str) -> Command | None:
-    if len(args) >= 2 and (n := _number(args[0])) is not None:
+    if len(args) >= 2 and args[0].startswith("#") and (n := _number(args[0])) is not None:
         status = _STATUS_ALIASES.get(args[1].lower(), args[1].lower())
         if status in SETTABLE_STATUSES:
             return SetStatus(n, status, _rest(text, 3))
@@ -246,7 +247,8 @@ def _status(args: list[str], text: str) -> Command | None:
 
 
 def _ship(args: list[str], text: str) -> Command | None:
-    if args and (n := _number(args[0])) is not None:
+    # "#" is required here: "/feedback ship 2 factor auth" is feedback, not a ship.
+    if args and args[0].startswith("#") and (n := _number(args[0])) is not None:
         return Ship(n, _rest(text, 2))
     return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -116,7 +117,7 @@ class FeedbackService:
         author is the requester; capturing the same message twice gives the
         existing item."""
         text = text.strip()
-        if not text:
+        if not "".join(c for c in text if unicodedata.category(c) != "Cf").strip():
             raise BadInput("There is nothing to log: write the feedback after /feedback.")
         if len(text) > MAX_FEEDBACK_CHARS:
             raise TextTooLong(len(text), MAX_FEEDBACK_CHARS)

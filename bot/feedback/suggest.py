@@ -31,7 +31,14 @@ class DuplicateFinder:
             index = DuplicateIndex()
         for item_id, text in repo.texts_since(seen):
             index.add(item_id, text)
-            seen = item_id
+            seen = max(seen, item_id)
+        if len(index) != repo.items_ever():
+            # Items arrived below the high-water mark (a board joined this one in
+            # another process, or ids committed out of order): start again.
+            index, seen = DuplicateIndex(), 0
+            for item_id, text in repo.texts_since(0):
+                index.add(item_id, text)
+                seen = max(seen, item_id)
         self._indexes[repo.board_id] = (index, seen)
         return index
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from bot.context import Caller
@@ -98,6 +99,6 @@ class NsmCommands:
 
 
 def _int(text: str, what: str) -> int:
-    if not text.isdigit():
+    if not re.fullmatch(r"[0-9]{1,4}", text):
         raise BadInput(f"“{defang(text[:20])}” is not a number of {what}.")
     return int(text)

@@ -104,7 +104,7 @@ def read_snapshots(text: str, known: set[str], source: str = "CSV") -> list[Snap
 
 def read_events(path: Path) -> list[EventRow]:
     """``actor,event,timestamp[,properties]`` CSV, or JSON lines with those keys."""
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")  # spreadsheets write a BOM
     source = path.name
     if path.suffix.lower() in (".jsonl", ".ndjson"):
         return _events_jsonl(text, source)

@@ -139,7 +139,7 @@ class AlertWatcher:
             raise BadInput(f"There is no alert rule “{rule[:40]}” (rules: {known}).")
         try:
             length = parse_duration(duration)
-        except (RuleError, ValueError):
+        except (RuleError, ValueError, OverflowError):
             raise BadInput(
                 f"“{duration[:20]}” is not a duration: write it like 90m, 24h or 2d."
             ) from None
