@@ -58,3 +58,26 @@ def test_many_bulbs_on_one_message_at_once_make_one_item(app: Lodestar) -> None:
         list(pool.map(lambda c: app.router.reaction(c, "bulb", message, added=True), reactors))
     items = app.feedback.board_items(person("cy"))
     assert [(v.number, v.text) for v in items] == [(1, "please add SSO")]
+
+
+def test_connecting_while_votes_land_keeps_the_ledger_exact(app: Lodestar) -> None:
+    from tests.test_demand_properties import check_demand
+
+    admin = Caller("console", "acme", "pm", "pm", is_platform_admin=True)
+    for n in range(6):
+        app.feedback.capture(person(f"asker{n}"), f"idea {n}")
+    for n in range(2, 7):
+        app.feedback.merge(admin, n, 1)
+    kay, gee = person("kay"), person("gee")
+    app.feedback.vote(gee, 1)
+    code, _ = app.feedback.connect(kay, None)
+
+    def act(i: int) -> None:
+        if i == 5:
+            app.feedback.connect(gee, code)
+        else:
+            app.feedback.vote(kay, 1 + i % 6, add=i % 3 != 2)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(act, range(12)))
+    check_demand(app, "acme")

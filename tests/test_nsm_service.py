@@ -416,3 +416,15 @@ def test_a_digest_for_a_past_date_shows_that_date_s_week(chat: Chat, nsm_app: Lo
         nsm_app.nsm, nsm_app.nsm_commands.watcher, chat.session.caller, at, with_chart=False
     ).text
     assert "(2026-W45): 200 teams" in text or "(2026-W45): 200" in text
+
+
+def test_a_spreadsheet_csv_with_a_bom_imports(tmp_path: Path) -> None:
+    (tmp_path / "lodestar.toml").write_text(CONFIG)
+    (tmp_path / "v.csv").write_bytes("\ufeffmetric,period,value\nwat,2026-W40,10\n".encode())
+    done = run_cli("metrics", "import", "v.csv", cwd=tmp_path)
+    assert done.returncode == 0 and "Imported 1 values" in done.stdout, done.stderr
+
+
+def test_an_absurd_snooze_is_a_sentence_not_a_crash(chat: Chat) -> None:
+    assert chat.text("/nsm alerts mute tickets-high 99999999999d") == (
+        "“99999999999d” is not a duration: write it like 90m, 24h or 2d.")
