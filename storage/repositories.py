@@ -863,14 +863,6 @@ class BoardRepository:
             self._count_vote(item_id, -1)
         return removed is not None
 
-    def has_vote(self, item_id: int, person_id: int) -> bool:
-        return (
-            self.session.scalar(
-                select(Vote.id).where(Vote.item_id == item_id, Vote.person_id == person_id)
-            )
-            is not None
-        )
-
     def voters(self, item_ids: Iterable[int]) -> list[tuple[int, int]]:
         """(item_id, person_id) for every vote on these items."""
         ids = list(item_ids)
@@ -1082,14 +1074,6 @@ class BoardRepository:
             self.session.scalars(
                 select(MessageRef).where(MessageRef.item_id == item_id, MessageRef.role == "card")
             )
-        )
-
-    def count_items(self) -> int:
-        return (
-            self.session.scalar(
-                select(func.count()).select_from(Item).where(Item.board_id == self.board_id)
-            )
-            or 0
         )
 
 
