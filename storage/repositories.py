@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Select,
@@ -45,6 +45,17 @@ from storage.models import (
 )
 
 OPEN_STATUSES = ("new", "planned", "in-progress")
+
+
+class GroupHead(NamedTuple):
+    """An item's number, and the head of the merge group it belongs to."""
+
+    number: int
+    head_id: int
+    head_number: int
+    head_text: str
+    head_status: str
+    head_demand: int
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -173,7 +184,7 @@ def _hot(name: str, dialect: str) -> Any:
     if name == "with_heads":
         head = aliased(Item)
         return (
-            select(Item, head)
+            select(Item.id, Item.number, head.id, head.number, head.text, head.status, head.demand)
             .join(head, head.id == Item.root_id)
             .where(Item.board_id == p("board"), Item.id.in_(p("ids", expanding=True)))
         )
@@ -1016,13 +1027,14 @@ class BoardRepository:
             },
         )
 
-    def with_heads(self, item_ids: Iterable[int]) -> dict[int, tuple[Item, Item]]:
-        """Items by id, each with the head of its merge group (itself when not merged)."""
+    def with_heads(self, item_ids: Iterable[int]) -> dict[int, GroupHead]:
+        """For each item id: its number and the head of its merge group (plain rows:
+        this runs on every capture, right before the ack)."""
         ids = sorted(set(item_ids))
         if not ids:
             return {}
-        rows = self.session.execute(self._hot("with_heads"), {"board": self.board_id, "ids": ids})
-        return {item.id: (item, head) for item, head in rows}
+        rows = self._core.execute(self._hot("with_heads"), {"board": self.board_id, "ids": ids})
+        return {row[0]: GroupHead(*row[1:]) for row in rows}
 
     def sources(self, item_ids: Iterable[int]) -> list[ItemSource]:
         ids = list(item_ids)

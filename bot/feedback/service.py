@@ -179,17 +179,17 @@ class FeedbackService:
         out: list[Suggestion] = []
         seen: set[int] = set()
         for item_id, _score in matches:
-            item, root = found[item_id]
-            if root.id in seen or root.id in exclude:
+            row = found[item_id]
+            if row.head_id in seen or row.head_id in exclude:
                 continue
-            seen.add(root.id)
+            seen.add(row.head_id)
             out.append(
                 Suggestion(
-                    number=root.number,
-                    text=root.text,
-                    status=root.status,
-                    demand=root.demand,
-                    via=item.number if root.id != item.id else None,
+                    number=row.head_number,
+                    text=row.head_text,
+                    status=row.head_status,
+                    demand=row.head_demand,
+                    via=row.number if row.head_id != item_id else None,
                 )
             )
             if len(out) == 3:
