@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -66,6 +68,19 @@ def _open(db: str | None):  # type: ignore[no-untyped-def]
 def _fail(message: str) -> typer.Exit:
     typer.echo(message, err=True)
     return typer.Exit(2)
+
+
+@contextlib.contextmanager
+def _importing(file: Path) -> Iterator[None]:
+    """An unreadable file or a bad row ends the import with one line on stderr."""
+    from bot.errors import UserError
+
+    try:
+        yield
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(f"Could not read {file}: {error}") from error
+    except UserError as error:
+        raise _fail(error.message) from error
 
 
 @db_app.command("upgrade")
@@ -249,18 +264,13 @@ def metrics_import(
     db: DbOption = None,
 ) -> None:
     """Import metric values; a bad row is reported by line and nothing is written."""
-    from bot.errors import UserError
     from bot.nsm.ingest import read_snapshots
 
     lodestar = _open(db)
-    try:
+    with _importing(file):
         text = file.read_text(encoding="utf-8-sig")  # spreadsheets write a BOM
         rows = read_snapshots(text, lodestar.nsm.metric_keys, source=file.name)
         count = lodestar.nsm.import_snapshots(rows, "csv", f"csv:{file.name}")
-    except (OSError, UnicodeDecodeError) as error:
-        raise _fail(f"Could not read {file}: {error}") from error
-    except UserError as error:
-        raise _fail(error.message) from error
     lodestar.watch()
     typer.echo(f"Imported {count} values from {file.name}.")
 
@@ -273,17 +283,12 @@ def events_import(
     db: DbOption = None,
 ) -> None:
     """Import raw events; a bad row is reported by line and nothing is written."""
-    from bot.errors import UserError
     from bot.nsm.ingest import read_events
 
     lodestar = _open(db)
-    try:
+    with _importing(file):
         rows = read_events(file)
         added = lodestar.nsm.import_events(rows)
-    except (OSError, UnicodeDecodeError) as error:
-        raise _fail(f"Could not read {file}: {error}") from error
-    except UserError as error:
-        raise _fail(error.message) from error
     lodestar.watch()
     typer.echo(f"Imported {added} events from {file.name} ({len(rows) - added} already known).")
 

@@ -827,9 +827,14 @@ class BoardRepository:
         if not delta:
             return
         demand = self._core.scalar(self._hot("add_demand"), {"root": root_id, "delta": delta})
-        loaded = self.session.identity_map.get(identity_key(Item, root_id))
+        self._sync_loaded(root_id, "demand", demand)
+
+    def _sync_loaded(self, item_id: int, attribute: str, value: object) -> None:
+        """A counter changed by a Core statement: bring any loaded copy of the item in
+        step without marking it dirty."""
+        loaded = self.session.identity_map.get(identity_key(Item, item_id))
         if loaded is not None:
-            set_committed_value(loaded, "demand", demand)
+            set_committed_value(loaded, attribute, value)
 
     @property
     def needs_row_locks(self) -> bool:
@@ -849,9 +854,7 @@ class BoardRepository:
     def _count_vote(self, item_id: int, delta: int) -> None:
         """Keep ``items.votes`` (and any loaded copy of the item) in step."""
         votes = self._core.scalar(self._hot("count_vote"), {"item": item_id, "delta": delta})
-        loaded = self.session.identity_map.get(identity_key(Item, item_id))
-        if loaded is not None:
-            set_committed_value(loaded, "votes", votes)
+        self._sync_loaded(item_id, "votes", votes)
 
     # -- votes and the demand ledger -----------------------------------------
 
@@ -950,9 +953,7 @@ class BoardRepository:
             core.execute(self._hot("ledger_give"), rows)
         for root in (from_root, to_root):
             demand = self._core.scalar(self._hot("recount"), {"root": root})
-            loaded = self.session.identity_map.get(identity_key(Item, root))
-            if loaded is not None:
-                set_committed_value(loaded, "demand", demand)
+            self._sync_loaded(root, "demand", demand)
 
     # -- merges, statuses, tags, sources -------------------------------------
 
