@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -24,12 +25,14 @@ START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def _pg_url(worker: str) -> str | None:
-    """A database of this test worker's own on the PostgreSQL server."""
+    """A database of this test worker's own on the PostgreSQL server; named after the
+    checkout too, so two checkouts' test runs on one server never share a database."""
     base = os.environ.get(PG_ENV)
     if not base:
         return None
     url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"lodestar_test_{worker}"
+    checkout = hashlib.sha1(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
+    name = f"lodestar_test_{checkout}_{worker}"
     admin = make_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
