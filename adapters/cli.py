@@ -163,7 +163,7 @@ def export_feedback(
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
     workspace: Annotated[
-        str, typer.Option(help="The board of this workspace (name or id).")
+        str, typer.Option(help="The board of this workspace: platform:id, id or name.")
     ] = "console",
     db: DbOption = None,
 ) -> None:
@@ -174,12 +174,7 @@ def export_feedback(
         typer.echo("--format must be csv or json.", err=True)
         raise typer.Exit(2)
     lodestar = _open(db)
-    with lodestar.db.uow() as uow:
-        found = uow.workspaces.by_name(workspace)
-    if found is None:
-        typer.echo(f"No workspace named {workspace!r}.", err=True)
-        raise typer.Exit(2)
-    views = lodestar.feedback.board_items_of(found.id)
+    views = lodestar.board.items_of_workspace(_workspace(lodestar, workspace).id)
     text = to_csv(views) if fmt == "csv" else to_json(views)
     if out is None:
         sys.stdout.write(text)
@@ -191,8 +186,10 @@ def export_feedback(
 @admins_app.command("add")
 def admins_add(
     users: Annotated[list[str], typer.Argument(help="User ids or names.")],
-    workspace: Annotated[str, typer.Option(help="Workspace name or id.")] = "console",
-    platform: Annotated[str, typer.Option(help="console, slack or discord.")] = "console",
+    workspace: Annotated[str, typer.Option(help="platform:id, id or name.")] = "console",
+    platform: Annotated[
+        str | None, typer.Option(help="console, slack or discord, if the name is not enough.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Make people board admins of a workspace."""
@@ -202,8 +199,10 @@ def admins_add(
 @admins_app.command("remove")
 def admins_remove(
     users: Annotated[list[str], typer.Argument(help="User ids or names.")],
-    workspace: Annotated[str, typer.Option(help="Workspace name or id.")] = "console",
-    platform: Annotated[str, typer.Option(help="console, slack or discord.")] = "console",
+    workspace: Annotated[str, typer.Option(help="platform:id, id or name.")] = "console",
+    platform: Annotated[
+        str | None, typer.Option(help="console, slack or discord, if the name is not enough.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Remove people from a workspace's board admins."""
@@ -211,18 +210,54 @@ def admins_remove(
 
 
 def _edit_admins(
-    db: str | None, platform: str, workspace: str, add: list[str] = (), remove: list[str] = ()
+    db: str | None,
+    platform: str | None,
+    workspace: str,
+    add: list[str] = (),
+    remove: list[str] = (),
 ) -> None:
+    from bot.errors import UserError
+    from bot.tenants import describe
+
     lodestar = _open(db)
-    admins = lodestar.feedback.configure_admins(platform, workspace, add, remove)
-    typer.echo(f"Admins of {workspace}: {', '.join(admins) or 'none'}.")
+    found = _workspace(lodestar, workspace, platform)
+    try:
+        admins = lodestar.settings.configure_admins(found.id, add, remove)
+    except UserError as error:
+        raise _fail(error.message) from error
+    typer.echo(f"Admins of {describe(found)}: {', '.join(admins) or 'none'}.")
 
 
-def _console_caller(workspace: str):  # type: ignore[no-untyped-def]
+def _workspace(lodestar, text: str, platform: str | None = None):  # type: ignore[no-untyped-def]
+    """The one existing workspace ``text`` names, or exit 2 with the candidates."""
+    from bot.errors import UserError
+    from bot.tenants import find_workspace
+
+    with lodestar.db.uow() as uow:
+        try:
+            return find_workspace(uow, text, platform)
+        except UserError as error:
+            raise _fail(error.message) from error
+
+
+def _console_caller(lodestar, workspace: str | None):  # type: ignore[no-untyped-def]
+    """The operator, as an admin of an existing workspace: the one named, else the
+    console's if there is one, else nobody (metrics need no workspace)."""
     from bot.context import Caller
 
+    if workspace is None:
+        with lodestar.db.uow() as uow:
+            if uow.workspaces.get("console", "console") is None:
+                return None
+        workspace = "console:console"
+    found = _workspace(lodestar, workspace)
     return Caller(
-        "console", workspace, "cli", "cli", is_platform_admin=True, workspace_name=workspace
+        found.platform,
+        found.external_id,
+        "cli",
+        "cli",
+        is_platform_admin=True,
+        workspace_name=found.name,
     )
 
 
@@ -230,7 +265,10 @@ def _console_caller(workspace: str):  # type: ignore[no-untyped-def]
 def nsm_why(
     week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W41.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
-    workspace: Annotated[str, typer.Option(help="Whose feedback to show.")] = "console",
+    workspace: Annotated[
+        str | None,
+        typer.Option(help="Whose feedback to show: platform:id, id or name (default: console)."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Why the north star moved that week (default: the latest complete week)."""
@@ -241,7 +279,7 @@ def nsm_why(
 
     lodestar = _open(db)
     try:
-        result = lodestar.nsm.why(week, _console_caller(workspace))
+        result = lodestar.nsm.why(week, _console_caller(lodestar, workspace))
     except UserError as error:
         raise _fail(error.message) from error
     typer.echo(json.dumps(result.to_json(), indent=2) if as_json else why(result).text)
@@ -329,7 +367,10 @@ def alerts_backtest(
 def digest(
     date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: now).")] = None,
     out: Annotated[Path, typer.Option(help="Where to write digest.txt and the chart.")] = Path("."),
-    workspace: Annotated[str, typer.Option(help="Whose feedback to include.")] = "console",
+    workspace: Annotated[
+        str | None,
+        typer.Option(help="Whose feedback to include: platform:id, id or name (default: console)."),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Produce the daily digest: text and chart."""
@@ -349,7 +390,7 @@ def digest(
         raise _fail(f"“{date}” is not a date: use YYYY-MM-DD.") from error
     try:
         reply = build_digest(
-            lodestar.nsm, lodestar.nsm_commands.watcher, _console_caller(workspace), at
+            lodestar.nsm, lodestar.nsm_commands.watcher, _console_caller(lodestar, workspace), at
         )
     except UserError as error:
         raise _fail(error.message) from error

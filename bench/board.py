@@ -349,7 +349,7 @@ def load(
                 rows.append({
                     "id": i + 1, "board_id": 1, "number": i + 1, "text": feedback_text(rng),
                     "status": rng.choice(statuses), "requester_id": int(requesters[i]) + 1,
-                    "merged_into_id": None, "root_id": i + 1, "demand": 0,
+                    "merged_into_id": None, "head_id": i + 1, "demand": 0,
                     "linked_metric": None, "created_at": at, "updated_at": at,
                 })  # fmt: skip
             conn.execute(insert(Item), rows)
@@ -367,7 +367,7 @@ def load(
             ])  # fmt: skip
         result.load["votes"] = time.perf_counter() - t
 
-        # Merges: distinct sources; targets are never sources (so they stay roots),
+        # Merges: distinct sources; targets are never sources (so they stay heads),
         # picked by popularity (duplicates pile onto the popular items).
         t = time.perf_counter()
         gen = np.random.default_rng(seed + 3)
@@ -382,7 +382,7 @@ def load(
                     break
             pairs.append({"s": s + 1, "t": tgt + 1})
         conn.execute(
-            text("UPDATE items SET merged_into_id = :t, root_id = :t WHERE id = :s"), pairs
+            text("UPDATE items SET merged_into_id = :t, head_id = :t WHERE id = :s"), pairs
         )
         conn.execute(insert(MergeEvent), [
             {"board_id": 1, "item_id": p["s"], "into_id": p["t"], "action": "merge",
@@ -394,19 +394,19 @@ def load(
         # The ledger, exactly: requester once per item + one per vote, by group.
         t = time.perf_counter()
         conn.execute(text("""
-            INSERT INTO group_members (root_id, person_id, board_id, weight)
-            SELECT root_id, person_id, 1, COUNT(*) FROM (
-                SELECT i.root_id AS root_id, i.requester_id AS person_id
+            INSERT INTO backers (head_id, person_id, board_id, weight)
+            SELECT head_id, person_id, 1, COUNT(*) FROM (
+                SELECT i.head_id AS head_id, i.requester_id AS person_id
                   FROM items i WHERE i.board_id = 1
                 UNION ALL
-                SELECT i.root_id, v.person_id
+                SELECT i.head_id, v.person_id
                   FROM votes v JOIN items i ON i.id = v.item_id WHERE v.board_id = 1
-            ) s GROUP BY root_id, person_id
+            ) s GROUP BY head_id, person_id
         """))  # fmt: skip
         conn.execute(text("""
             UPDATE items SET demand = c.n
-              FROM (SELECT root_id, COUNT(*) AS n FROM group_members GROUP BY root_id) c
-             WHERE items.id = c.root_id AND items.merged_into_id IS NULL
+              FROM (SELECT head_id, COUNT(*) AS n FROM backers GROUP BY head_id) c
+             WHERE items.id = c.head_id AND items.merged_into_id IS NULL
         """))  # fmt: skip
         result.load["ledger"] = time.perf_counter() - t
     if engine.dialect.name == "postgresql":  # ids were given: move the sequences on
@@ -433,18 +433,18 @@ def load(
 
 
 def verify(engine: Engine, targets: list[int], seed: int) -> str:
-    """Demand of 20 roots (10 merge targets, 10 others) == distinct people behind
+    """Demand of 20 group heads (10 merge targets, 10 others) == distinct people behind
     the item and the items merged into it, counted from requesters and votes."""
     rng = random.Random(seed)
     with engine.connect() as conn:
-        roots = rng.sample(targets, min(10, len(targets)))
+        heads = rng.sample(targets, min(10, len(targets)))
         plain = conn.scalars(text(
             "SELECT id FROM items WHERE merged_into_id IS NULL AND demand > 1 "
             "ORDER BY id LIMIT 2000"
         )).all()  # fmt: skip
-        roots += rng.sample(list(plain), min(10, len(plain)))
+        heads += rng.sample(list(plain), min(10, len(plain)))
         bad = []
-        for root in roots:
+        for head in heads:
             want = conn.scalar(text("""
                 SELECT COUNT(DISTINCT p) FROM (
                     SELECT requester_id AS p FROM items WHERE id = :r OR merged_into_id = :r
@@ -452,15 +452,15 @@ def verify(engine: Engine, targets: list[int], seed: int) -> str:
                     SELECT v.person_id FROM votes v JOIN items i ON i.id = v.item_id
                      WHERE i.id = :r OR i.merged_into_id = :r
                 ) s
-            """), {"r": root})  # fmt: skip
-            got = conn.scalar(text("SELECT demand FROM items WHERE id = :r"), {"r": root})
+            """), {"r": head})  # fmt: skip
+            got = conn.scalar(text("SELECT demand FROM items WHERE id = :r"), {"r": head})
             if want != got:
-                bad.append((root, got, want))
+                bad.append((head, got, want))
         zero = conn.scalar(text("SELECT COUNT(*) FROM items WHERE merged_into_id IS NOT NULL "
                                 "AND demand <> 0"))  # fmt: skip
     if bad or zero:
-        return f"FAIL ({len(bad)} of {len(roots)} roots wrong: {bad[:3]}; merged demand<>0: {zero})"
-    return f"OK ({len(roots)} roots, incl. {min(10, len(targets))} merge targets)"
+        return f"FAIL ({len(bad)} of {len(heads)} heads wrong: {bad[:3]}; merged demand<>0: {zero})"
+    return f"OK ({len(heads)} heads, incl. {min(10, len(targets))} merge targets)"
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -505,7 +505,7 @@ def measure(
     rng = random.Random(seed + 10)
     METER.install(engine)
     app = Lodestar.build(Database(engine), SystemClock())
-    fb = app.feedback
+    fb = app.board
     me = caller(0)
 
     # top, through the service
@@ -641,9 +641,9 @@ def measure(
         b = rng.choice(into)
         while b == a:
             b = rng.choice(into)
-        m_s.append(timed(lambda a=a, b=b: fb.merge(admin, a, b)))
+        m_s.append(timed(lambda a=a, b=b: app.merges.merge(admin, a, b)))
         m_log.append(METER.log.pop())
-        u_s.append(timed(lambda a=a: fb.unmerge(admin, a)))
+        u_s.append(timed(lambda a=a: app.merges.unmerge(admin, a)))
         u_log.append(METER.log.pop())
     if m_s:
         METER.log = m_log
@@ -653,7 +653,7 @@ def measure(
         if args.profile:
             a, b = cands[0], into[0] if into[0] != cands[0] else into[1]
             result.profiles["merge+unmerge"] = profile(
-                lambda: (fb.merge(admin, a, b), fb.unmerge(admin, a)), 10
+                lambda: (app.merges.merge(admin, a, b), app.merges.unmerge(admin, a)), 10
             )
     else:
         result.notes.append("No root with 45..55 backers found: merge not measured.")

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from bot.clock import Clock, SystemClock
-from bot.feedback.service import FeedbackService
+from bot.feedback.board import BoardService
+from bot.feedback.identity import IdentityService, random_code
+from bot.feedback.merges import MergeService
+from bot.feedback.settings import WorkspaceSettings
 from bot.feedback.suggest import DuplicateFinder
 from bot.notify.dispatcher import Dispatcher
 from bot.notify.ports import Messenger
 from bot.nsm.commands import NsmCommands
 from bot.nsm.config import LodestarConfig, load_config
 from bot.nsm.service import NsmService
+from bot.nsm.settings import MetricSettings
 from bot.router import Router
+from bot.scope import Scopes
 from storage.db import database_url, make_engine
 from storage.migrate import is_current, upgrade
 from storage.uow import Database
@@ -42,9 +47,16 @@ def find_config(path: str | Path | None = None) -> LodestarConfig | None:
 
 @dataclass
 class Lodestar:
+    """The core, wired. Adapters use ``router`` (the one door); the services are
+    here for the operator's command line, the scheduler and tests."""
+
     db: Database
     clock: Clock
-    feedback: FeedbackService
+    scopes: Scopes
+    board: BoardService
+    merges: MergeService
+    identity: IdentityService
+    settings: WorkspaceSettings
     nsm: NsmService
     nsm_commands: NsmCommands
     router: Router
@@ -69,16 +81,36 @@ class Lodestar:
         return cls.build(Database(engine), clock or SystemClock(), config)
 
     @classmethod
-    def build(cls, db: Database, clock: Clock, config: LodestarConfig | None = None) -> Lodestar:
-        feedback = FeedbackService(db, clock, DuplicateFinder())
-        nsm = NsmService(db, clock, config, feedback)
+    def build(
+        cls,
+        db: Database,
+        clock: Clock,
+        config: LodestarConfig | None = None,
+        make_code: Callable[[], str] = random_code,
+    ) -> Lodestar:
+        scopes = Scopes(db, clock)
+        finder = DuplicateFinder()
+        board = BoardService(db, clock, scopes, finder)
+        merges = MergeService(clock, scopes)
+        identity = IdentityService(clock, scopes, finder, make_code)
+        settings = WorkspaceSettings(db, scopes)
+        nsm = NsmService(db, clock, config, board, MetricSettings(db, scopes))
         commands = NsmCommands(nsm, config)
-        router = Router(feedback)
+        router = Router(board, merges, identity, settings)
         router.mount("nsm", commands)
         if config is not None:
             router.metric_keys = lambda: set(config.metrics)
         return cls(
-            db=db, clock=clock, feedback=feedback, nsm=nsm, nsm_commands=commands, router=router
+            db=db,
+            clock=clock,
+            scopes=scopes,
+            board=board,
+            merges=merges,
+            identity=identity,
+            settings=settings,
+            nsm=nsm,
+            nsm_commands=commands,
+            router=router,
         )
 
     def dispatcher(self, messengers: Mapping[str, Messenger] | None = None) -> Dispatcher:

@@ -1,14 +1,17 @@
-"""One entry point for every adapter: commands, reactions, shortcuts and forms.
+"""The one door into the core for every adapter: commands, reactions, shortcuts,
+forms, card buttons, and the bookkeeping of posted cards.
 
 An adapter turns a platform event into one of these calls and renders the
-replies it gets back. User mistakes come back as one private sentence; nothing
-else escapes as an exception.
+replies it gets back. Text is cleaned here, at the edge (control characters
+removed), the same for every platform and database. User mistakes come back as
+one private sentence; nothing else escapes as an exception.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot import emoji
@@ -17,27 +20,46 @@ from bot.errors import UserError
 from bot.export import to_csv
 from bot.feedback import grammar as g
 from bot.feedback import presenter as present
-from bot.feedback.service import FeedbackService
-from bot.replies import Attachment, Form, Reply, private
-from bot.text import defang
+from bot.feedback.board import BoardService
+from bot.feedback.identity import IdentityService
+from bot.feedback.merges import MergeService
+from bot.feedback.presenter import FEEDBACK_FORM
+from bot.feedback.settings import WorkspaceSettings
+from bot.feedback.views import ItemView
+from bot.replies import PostedCard, Reply
+from bot.text import clean, defang
 
 log = logging.getLogger(__name__)
 
-FEEDBACK_FORM = Form(
-    kind="feedback",
-    title="Log feedback",
-    label="What would make the product better?",
-    submit_command="feedback",
-)
+__all__ = ["FEEDBACK_FORM", "CommandHandler", "Home", "Router"]
 
 
 class CommandHandler(Protocol):
     def __call__(self, caller: Caller, text: str) -> list[Reply]: ...
 
 
+@dataclass(frozen=True)
+class Home:
+    """A person's view of the board (Slack's App Home, a Discord panel)."""
+
+    top: list[ItemView]
+    asked: list[ItemView]
+    voted: list[ItemView]
+    north_star: str | None
+
+
 class Router:
-    def __init__(self, feedback: FeedbackService) -> None:
-        self.feedback = feedback
+    def __init__(
+        self,
+        board: BoardService,
+        merges: MergeService,
+        identity: IdentityService,
+        settings: WorkspaceSettings,
+    ) -> None:
+        self.board = board
+        self.merges = merges
+        self.identity = identity
+        self.settings = settings
         self.commands: dict[str, CommandHandler] = {"feedback": self._feedback}
         self.metric_keys: Callable[[], set[str] | None] = lambda: None
 
@@ -45,16 +67,14 @@ class Router:
         """Add a top-level command (``/nsm``) served by another part of the core."""
         self.commands[name] = handler
 
-    # -- entry points --------------------------------------------------------
+    # -- entry points that answer --------------------------------------------------
 
     def command(self, caller: Caller, name: str, text: str) -> list[Reply]:
-        handler = self.commands.get(name.lstrip("/").lower())
+        name = clean(name.lstrip("/")).lower()
+        handler = self.commands.get(name)
         if handler is None:
-            return [
-                private(
-                    f"I don't know /{defang(name.lstrip('/'))}; try /feedback help.", kind="error"
-                )
-            ]
+            return [present.unknown_command(name)]
+        caller, text = _clean_caller(caller), clean(text)
         return self._guard(lambda: handler(caller, text))
 
     def line(self, caller: Caller, line: str) -> list[Reply]:
@@ -67,16 +87,17 @@ class Router:
     ) -> list[Reply]:
         """Someone added or removed a reaction on ``message``."""
         kind = emoji.canonical(name)
+        caller, message = _clean_caller(caller), _clean_message(message)
         if kind == emoji.CAPTURE and added:
             return self._guard(
                 lambda: present.captured(
-                    self.feedback.capture(caller, message.text, via="reaction", message=message)
+                    self.board.capture(caller, message.text, via="reaction", message=message)
                 )
             )
         if kind == emoji.VOTE:
 
             def vote() -> list[Reply]:
-                outcome = self.feedback.vote_on_message(
+                outcome = self.board.vote_on_message(
                     caller, message.channel, message.message_id, add=added
                 )
                 return [] if outcome is None else [present.voted(outcome)]
@@ -88,190 +109,150 @@ class Router:
         self, caller: Caller, message: ChatMessage, via: str = "shortcut"
     ) -> list[Reply]:
         """A "Log as feedback" shortcut or context-menu action on someone's message."""
+        caller, message = _clean_caller(caller), _clean_message(message)
         return self._guard(
             lambda: present.captured(
-                self.feedback.capture(caller, message.text, via=via, message=message)
+                self.board.capture(caller, message.text, via=via, message=message)
             )
         )
 
     def submit_form(self, caller: Caller, form_kind: str, text: str) -> list[Reply]:
         if form_kind != FEEDBACK_FORM.kind:
-            return [private("That form is no longer supported.", kind="error")]
-        return self._guard(
-            lambda: present.captured(self.feedback.capture(caller, text, via="form"))
-        )
+            return [present.unknown_form()]
+        caller, text = _clean_caller(caller), clean(text)
+        return self._guard(lambda: present.captured(self.board.capture(caller, text, via="form")))
 
     def vote_button(self, caller: Caller, number: int) -> list[Reply]:
-        return self._guard(lambda: [present.voted(self.feedback.vote(caller, number))])
+        caller = _clean_caller(caller)
+        return self._guard(lambda: [present.voted(self.board.vote(caller, number))])
+
+    # -- bookkeeping of posted cards (adapters call these after posting or on a click) --
+
+    def remember_card(self, caller: Caller, number: int, channel: str, message_id: str) -> bool:
+        """Item ``number``'s card was posted at (channel, message_id): reactions on it
+        vote, and changes to its group redraw it. False if there is no such item."""
+        return self.board.remember_card(
+            caller.platform, caller.workspace, number, channel, message_id
+        )
+
+    def card_item(self, caller: Caller, channel: str, message_id: str) -> int | None:
+        """The item a message stands for (its card or captured source) on the
+        caller's board, or None."""
+        return self.board.card_item(_clean_caller(caller), channel, message_id)
+
+    def cards_to_redraw(self, caller: Caller, reply: Reply) -> list[PostedCard]:
+        """Every posted card of the groups ``reply`` changed, as each must show now."""
+        if not reply.redraw:
+            return []
+        found = self.board.cards_of_groups(_clean_caller(caller), reply.redraw)
+        return [present.posted_card(at) for at in found]
+
+    def home(self, caller: Caller, top: int = 10, mine: int = 5) -> Home:
+        caller = _clean_caller(caller)
+        asked, voted = self.board.mine(caller, mine)
+        north_star = None
+        if "nsm" in self.commands:
+            replies = self.command(caller, "nsm", "")
+            north_star = "\n".join(r.text for r in replies) or None
+        return Home(self.board.top(caller, top), asked, voted, north_star)
 
     def _guard(self, call: Callable[[], list[Reply]]) -> list[Reply]:
         try:
             return call()
         except UserError as error:
-            return [private(error.message, kind="error")]
+            return [present.refused(error.message)]
         except Exception:
             log.exception("command failed")
-            return [
-                private(
-                    "Something went wrong on our side; nothing was changed. Please try again.",
-                    kind="error",
-                )
-            ]
+            return [present.failed()]
 
     # -- /feedback -------------------------------------------------------------
 
     def _feedback(self, caller: Caller, text: str) -> list[Reply]:
         command = g.parse_feedback(text)
-        svc = self.feedback
+        board = self.board
         match command:
             case g.AskForText():
-                return [
-                    private(
-                        "What's your feedback? Type it after /feedback, e.g. "
-                        "/feedback export to PDF.",
-                        kind="form",
-                        form=FEEDBACK_FORM,
-                    )
-                ]
+                return [present.ask_for_text()]
             case g.Help():
-                return [private(g.HELP, kind="help")]
+                return [present.help_text()]
             case g.Capture(text=body):
-                return present.captured(svc.capture(caller, body))
+                return present.captured(board.capture(caller, body))
             case g.VoteCmd(number=n, add=add):
-                return [present.voted(svc.vote(caller, n, add=add))]
+                return [present.voted(board.vote(caller, n, add=add))]
             case g.Top(limit=limit):
                 return [
                     present.listing(
                         f"Top {limit} by demand:",
-                        svc.top(caller, limit),
+                        board.top(caller, limit),
                         "The board is empty: log the first item with /feedback.",
                     )
                 ]
             case g.ListCmd(status=status, tag=tag, page=page):
-                return [present.page(svc.list(caller, status, tag, page), status, tag)]
+                return [present.page(board.list(caller, status, tag, page), status, tag)]
             case g.Search(words=words):
                 quoted = defang(" ".join(words))
                 return [
                     present.listing(
                         f"Items matching “{quoted}”:",
-                        svc.search(caller, words),
+                        board.search(caller, words),
                         f"Nothing matches “{quoted}”.",
                     )
                 ]
             case g.Show(number=n):
-                return [present.detail(svc.show(caller, n))]
+                return [present.detail(board.show(caller, n))]
             case g.Who(number=n):
-                return [present.backers(svc.who(caller, n))]
+                return [present.backers(board.who(caller, n))]
             case g.Merge(number=a, into=b):
-                item, target = svc.merge(caller, a, b)
-                return [
-                    private(
-                        f"🔗 #{a} merged into #{b}: #{b} now has demand "
-                        f"{target.demand}. Undo with /feedback unmerge #{a}.",
-                        kind="merge",
-                        card=present.card(target),
-                    )
-                ]
+                _item, target = self.merges.merge(caller, a, b)
+                return [present.merged(a, target)]
             case g.Unmerge(number=n):
-                item, parent = svc.unmerge(caller, n)
-                return [
-                    private(
-                        f"✂️ #{n} unmerged from #{parent.number}: #{n} has demand "
-                        f"{item.demand}, #{parent.number} has {parent.demand}.",
-                        kind="unmerge",
-                        card=present.card(item),
-                    )
-                ]
+                item, parent = self.merges.unmerge(caller, n)
+                return [present.unmerged(item, parent)]
             case g.SetStatus(number=n, status=status, note=note):
-                view, previous = svc.set_status(caller, n, status, note)
-                group = f" (the group of #{n})" if view.number != n else ""
-                return [
-                    private(
-                        f"#{view.number}{group} is now {status} (was {previous}).",
-                        kind="status",
-                        card=present.card(view),
-                    )
-                ]
+                view, previous = board.set_status(caller, n, status, note)
+                return [present.status_changed(n, view, status, previous)]
             case g.Ship(number=n, note=note):
-                return [present.shipped(svc.ship(caller, n, note))]
+                return [present.shipped(board.ship(caller, n, note))]
             case g.Tag(number=n, add=add, remove=remove):
-                view = svc.tag(caller, n, add, remove)
-                tags = ", ".join(view.tags) or "no tags"
-                return [private(f"#{n} tags: {tags}.", kind="tag", card=present.card(view))]
+                return [present.tagged(n, board.tag(caller, n, add, remove))]
             case g.Link(number=n, metric=metric):
-                view = svc.link(caller, n, metric, self.metric_keys())
-                what = f"linked to {metric}" if metric else "no longer linked to a metric"
-                return [private(f"#{n} is {what}.", kind="link")]
+                return [present.linked(n, board.link(caller, n, metric, self.metric_keys()))]
             case g.Mute(muted=muted):
-                changed = svc.set_muted(caller, muted)
-                state = "won't get" if muted else "will get"
-                again = "" if changed else " (no change)"
-                return [private(f"You {state} ship notices by DM{again}.", kind="mute")]
+                return [present.mute_set(muted, self.identity.set_muted(caller, muted))]
             case g.Connect(code=code):
-                return [self._connect(caller, code)]
+                new_code, other = self.identity.connect(caller, code)
+                return [
+                    present.connect_code(new_code)
+                    if code is None
+                    else present.connected(other or "other")
+                ]
             case g.BoardJoin(code=code):
-                return [self._board_join(caller, code)]
+                name, moved = self.identity.board_join(caller, code)
+                return [
+                    present.board_join_code(name)
+                    if code is None
+                    else present.board_joined(name, moved)
+                ]
             case g.Export():
-                views = svc.board_items(caller, admin_only=True)
-                csv_text = to_csv(views)
-                return [
-                    private(
-                        f"The board as CSV: {len(views)} items.",
-                        kind="export",
-                        attachments=[
-                            Attachment(
-                                "feedback.csv", csv_text.encode(), "text/csv", "Feedback board"
-                            )
-                        ],
-                    )
-                ]
+                views = board.export(caller)
+                return [present.exported(views, to_csv(views))]
             case g.Announce(channel=channel):
-                svc.set_announce_channel(caller, channel)
-                text = (
-                    f"Ship announcements will be posted in {defang(channel)}."
-                    if channel
-                    else "Ship announcements are off."
-                )
-                return [private(text, kind="announce")]
+                self.settings.set_announce_channel(caller, channel)
+                return [present.announce_set(channel)]
             case g.Admins(add=add, remove=remove):
-                admins = svc.admins(caller, add, remove)
-                listed = ", ".join(defang(a) for a in admins) or "none configured"
-                return [
-                    private(f"Board admins (besides platform admins): {listed}.", kind="admins")
-                ]
+                if add or remove:
+                    return [present.admins_listed(self.settings.edit_admins(caller, add, remove))]
+                return [present.admins_listed(self.settings.admins(caller))]
         raise AssertionError(f"unhandled command {command!r}")
 
-    def _connect(self, caller: Caller, code: str | None) -> Reply:
-        new_code, other = self.feedback.connect(caller, code)
-        if code is None:
-            return private(
-                f"Your one-time code is {new_code}. Within 15 minutes, type "
-                f"/feedback connect {new_code} on your other platform to count as one person.",
-                kind="connect",
-                data={"code": new_code},
-            )
-        return private(
-            f"Connected: you and your {other} account now count as one person.", kind="connect"
-        )
 
-    def _board_join(self, caller: Caller, code: str | None) -> Reply:
-        name, moved = self.feedback.board_join(caller, code)
-        if code is None:
-            return private(
-                f"Board join code: {name}. An admin of the other workspace types "
-                f"/feedback board join {name} there within 15 minutes; their feedback then "
-                "lands on this board.",
-                kind="board_join",
-                data={"code": name},
-            )
-        renumbered = ""
-        if moved:
-            first, last = moved
-            renumbered = (
-                f" Your item is now #{first}."
-                if first == last
-                else f" Your items are now #{first}–#{last}."
-            )
-        return private(
-            f"This workspace now shares {defang(name)}'s board.{renumbered}", kind="board_join"
-        )
+def _clean_caller(caller: Caller) -> Caller:
+    return replace(
+        caller,
+        name=clean(caller.name),
+        workspace_name=clean(caller.workspace_name) if caller.workspace_name else None,
+    )
+
+
+def _clean_message(message: ChatMessage) -> ChatMessage:
+    return replace(message, text=clean(message.text), author_name=clean(message.author_name))

@@ -9,9 +9,15 @@ into a ping: ``<!channel>``, ``<!here>``, ``<@U123>`` (Slack), ``@everyone``,
 from __future__ import annotations
 
 import re
+import unicodedata
+
+from bot.errors import BadInput, TextTooLong
 
 ZWSP = "\u200b"
 MAX_FEEDBACK_CHARS = 4000
+
+#: C0 and C1 control characters but tab and newline: no database stores NUL alike.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 _SLACK_SPECIAL = re.compile(r"<([!@#])")
 _AT_BROADCAST = re.compile(r"@(everyone|here|channel)\b", re.IGNORECASE)
@@ -21,6 +27,22 @@ def defang(text: str) -> str:
     """Return ``text`` with every mention and broadcast made inert."""
     text = _SLACK_SPECIAL.sub(lambda m: f"<{ZWSP}{m.group(1)}", text)
     return _AT_BROADCAST.sub(lambda m: f"@{ZWSP}{m.group(1)}", text)
+
+
+def clean(text: str) -> str:
+    """Text as it may enter the core: control characters (NUL included) removed,
+    the same on every database; a carriage return before a newline goes too."""
+    return _CONTROL.sub("", text)
+
+
+def feedback_text(text: str) -> str:
+    """The text of a new item, or one clear refusal: empty, invisible or too long."""
+    text = text.strip()
+    if not "".join(c for c in text if unicodedata.category(c) != "Cf").strip():
+        raise BadInput("There is nothing to log: write the feedback after /feedback.")
+    if len(text) > MAX_FEEDBACK_CHARS:
+        raise TextTooLong(len(text), MAX_FEEDBACK_CHARS)
+    return text
 
 
 def clip(text: str, limit: int = 120) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from storage.models import AlertEpisode, AlertMute, ProductEvent, Snapshot, SnapshotRevision
-from storage.repositories import _insert
+from storage.statements import dialect_insert
 
 
 class MetricsRepository:
@@ -106,7 +106,7 @@ class MetricsRepository:
         for i in range(0, len(batch), 1000):
             chunk = batch[i : i + 1000]
             result = self.session.execute(
-                _insert(self.session, ProductEvent)
+                dialect_insert(self.session.get_bind().dialect.name, ProductEvent)
                 .values(chunk)
                 .on_conflict_do_nothing(index_elements=["event", "actor", "occurred_at"])
                 .returning(ProductEvent.id)

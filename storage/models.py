@@ -109,8 +109,10 @@ class Identity(Base):
 
 
 class Item(Base):
-    """A feedback item. ``root_id`` is the head of its merge group (itself when
-    not merged); ``demand`` is maintained on roots only (0 on merged items)."""
+    """A feedback item. ``head_id`` is the head of its group (itself when not
+    merged); ``demand`` is kept on heads only (0 on merged items). The rules that
+    change ``demand``, ``votes``, ``head_id`` and ``merged_into_id`` live in
+    ``bot.feedback.demand``."""
 
     __tablename__ = "items"
     __table_args__ = (
@@ -125,7 +127,7 @@ class Item(Base):
             postgresql_where=text("merged_into_id IS NULL"),
         ),
         Index("ix_items_board_id", "board_id", "id"),
-        Index("ix_items_root", "root_id"),
+        Index("ix_items_head", "head_id"),
         # Only merged items are ever looked up by their merge link.
         Index(
             "ix_items_merged_into_id",
@@ -142,7 +144,7 @@ class Item(Base):
     status: Mapped[str] = mapped_column(String(20), default="new")
     requester_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"))
-    root_id: Mapped[int | None] = mapped_column(Integer)
+    head_id: Mapped[int | None] = mapped_column(Integer)
     demand: Mapped[int] = mapped_column(Integer, default=0)
     votes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     linked_metric: Mapped[str | None] = mapped_column(String(100))
@@ -194,16 +196,17 @@ class Vote(Base):
     created_at: Mapped[datetime]
 
 
-class GroupMember(Base):
-    """How many times (as requester or voter) a person stands behind a merge group.
+class Backer(Base):
+    """A person behind a group, and how many times (as requester or voter of any
+    of its items) they stand behind it.
 
-    Demand of a root = number of its rows; kept exact on every change so that
-    board views never recount.
+    A group's demand is the number of its backers; ``bot.feedback.demand`` keeps it
+    exact on every change, so board views never count.
     """
 
-    __tablename__ = "group_members"
+    __tablename__ = "backers"
 
-    root_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    head_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True, index=True)
     board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"), index=True)
     weight: Mapped[int] = mapped_column(Integer)

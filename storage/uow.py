@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.db import session_factory
+from storage.groups import GroupRepository
 from storage.metrics import MetricsRepository
 from storage.repositories import (
     BoardRepository,
@@ -48,6 +49,10 @@ class UnitOfWork:
     def board(self, board_id: int) -> BoardRepository:
         """A repository that can only see one board's rows."""
         return BoardRepository(self.session, board_id)
+
+    def groups(self, board_id: int) -> GroupRepository:
+        """The statements behind one board's groups (for ``bot.feedback.demand`` only)."""
+        return GroupRepository(self.session, board_id)
 
     def commit(self) -> None:
         self.session.commit()

@@ -39,7 +39,7 @@ def test_feedback_alone_asks_for_the_text_with_a_form(chat: Chat) -> None:
     reply = chat.reply("/feedback")
     assert reply["kind"] == "form" and reply["private"] is True
     assert reply["form"]["kind"] == "feedback"
-    assert chat.app.feedback.board_items(chat.session.caller) == []
+    assert chat.app.board.items(chat.session.caller) == []
 
 
 def test_votes_are_one_per_person_and_idempotent(chat: Chat) -> None:
@@ -159,12 +159,12 @@ def test_bad_merges_are_refused_with_a_reason_and_change_nothing(
 def test_admin_commands_are_refused_privately_for_others(chat: Chat, line: str) -> None:
     chat.as_("ana").say("/feedback one")
     chat.say("/feedback two")
-    before = chat.app.feedback.board_items(chat.session.caller)
+    before = chat.app.board.items(chat.session.caller)
     reply = chat.as_("bo").reply(line)
     assert reply["kind"] == "error" and reply["private"] is True
     assert reply["text"].startswith("Only board admins can")
     assert reply["text"].count(".") == 1  # one sentence
-    assert chat.app.feedback.board_items(chat.session.caller) == before
+    assert chat.app.board.items(chat.session.caller) == before
 
 
 def test_configured_admins_can_act_without_platform_rights(chat: Chat) -> None:
@@ -239,7 +239,7 @@ def test_unknown_or_malformed_numbers_get_one_clear_private_sentence(
         assert reply["kind"] == "form"
     else:
         assert reply == {"kind": "error", "text": expected, "private": True}
-    assert chat.app.feedback.board_items(chat.session.caller) == []
+    assert chat.app.board.items(chat.session.caller) == []
 
 
 def test_text_over_the_limit_is_refused_and_the_limit_stated(chat: Chat) -> None:
@@ -259,7 +259,7 @@ def test_mentions_are_stored_verbatim_but_never_echoed_as_pings(chat: Chat, ping
     replies += chat.say(f"/feedback search {ping}")
     for reply in replies:
         assert ping not in str(reply), reply
-    views = chat.app.feedback.board_items(chat.session.caller)
+    views = chat.app.board.items(chat.session.caller)
     assert views[0].text == f"please fix this {ping} now"
 
 
@@ -299,7 +299,7 @@ def test_unusual_digits_are_not_numbers(chat: Chat, line: str) -> None:
 
 def test_the_csv_export_never_hands_a_spreadsheet_a_formula(chat: Chat) -> None:
     chat.as_("ana").say('/feedback =HYPERLINK("http://x","click")')
-    csv_text = chat.app.feedback.board_items(chat.session.caller)
+    csv_text = chat.app.board.items(chat.session.caller)
     from bot.export import to_csv
 
     line = to_csv(csv_text).splitlines()[1]

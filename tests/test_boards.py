@@ -75,7 +75,7 @@ def test_connecting_folds_duplicate_votes_into_one(app: Lodestar) -> None:
     assert a.reply("/feedback show #1")["card"]["demand"] == 3
     code = a.as_("lee").reply("/feedback connect")["code"]
     b.as_("lee2").say(f"/feedback connect {code}")
-    view = app.feedback.show(Caller("console", "one", "kim", "kim"), 1)
+    view = app.board.show(Caller("console", "one", "kim", "kim"), 1)
     assert (view.votes, view.demand) == (1, 2)
     assert "already yours" in a.as_("kim").text(
         "/feedback connect " + a.reply("/feedback connect")["code"])

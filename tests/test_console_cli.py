@@ -193,7 +193,7 @@ def test_one_line_with_dash_c(tmp_path: Path) -> None:
 
 def test_unknown_workspace_export_is_a_clear_error(tmp_path: Path) -> None:
     done = run_cli("export", "feedback", "--workspace", "nope", db=tmp_path / "x.db")
-    assert done.returncode == 2 and "No workspace named 'nope'" in done.stderr
+    assert done.returncode == 2 and "There is no workspace “nope”" in done.stderr
 
 
 @pytest.mark.parametrize(

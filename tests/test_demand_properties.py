@@ -37,25 +37,24 @@ def caller(workspace: str, name: str) -> Caller:
 def play(app: Lodestar, workspace: str, step: tuple) -> None:
     """One step of a random history; refused steps (unknown numbers, bad merges)
     must change nothing, which the invariants then check."""
-    svc = app.feedback
     try:
         match step:
             case ("capture", who):
-                svc.capture(caller(workspace, who), f"idea from {who}")
+                app.board.capture(caller(workspace, who), f"idea from {who}")
             case ("vote", who, n):
-                svc.vote(caller(workspace, who), n)
+                app.board.vote(caller(workspace, who), n)
             case ("unvote", who, n):
-                svc.vote(caller(workspace, who), n, add=False)
+                app.board.vote(caller(workspace, who), n, add=False)
             case ("merge", a, b):
-                svc.merge(caller(workspace, "pm"), a, b)
+                app.merges.merge(caller(workspace, "pm"), a, b)
             case ("unmerge", a):
-                svc.unmerge(caller(workspace, "pm"), a)
+                app.merges.unmerge(caller(workspace, "pm"), a)
     except UserError:
         pass
 
 
 def group_state(app: Lodestar, workspace: str) -> dict[int, tuple[int, frozenset[str], int]]:
-    """number -> (demand, voters, root number), read straight from the tables."""
+    """number -> (demand, voters, head number), read straight from the tables."""
     with app.db.uow() as uow:
         board = uow.session.scalar(
             select(Workspace.board_id).where(Workspace.external_id == workspace)
@@ -69,11 +68,11 @@ def group_state(app: Lodestar, workspace: str) -> dict[int, tuple[int, frozenset
     voters: dict[int, set[str]] = defaultdict(set)
     for item_id, person in votes:
         voters[item_id].add(names[person])
-    return {i.number: (i.demand, frozenset(voters[i.id]), by_id[i.root_id].number) for i in items}
+    return {i.number: (i.demand, frozenset(voters[i.id]), by_id[i.head_id].number) for i in items}
 
 
 def check_demand(app: Lodestar, workspace: str) -> None:
-    """demand(root) == unique requesters and voters over the root's whole group."""
+    """demand(head) == unique requesters and voters over the head's whole group."""
     with app.db.uow() as uow:
         board = uow.session.scalar(
             select(Workspace.board_id).where(Workspace.external_id == workspace)
@@ -85,14 +84,14 @@ def check_demand(app: Lodestar, workspace: str) -> None:
     people: dict[int, set[int]] = defaultdict(set)
     by_id = {i.id: i for i in items}
     for item in items:
-        # Follow merge links: the stored root must be where the chain ends.
+        # Follow merge links: the stored head must be where the chain ends.
         head = item
         while head.merged_into_id is not None:
             head = by_id[head.merged_into_id]
-        assert item.root_id == head.id
+        assert item.head_id == head.id
         people[head.id].add(item.requester_id)
     for item_id, person in votes:
-        people[by_id[item_id].root_id].add(person)
+        people[by_id[item_id].head_id].add(person)
     cast: dict[int, int] = defaultdict(int)
     for item_id, _ in votes:
         cast[item_id] += 1
@@ -128,15 +127,14 @@ def test_merge_then_unmerge_restores_every_item_exactly(
     app: Lodestar, ops: list, pair: tuple[int, int]
 ) -> None:
     workspace = f"undo{next(_boards)}"
-    svc = app.feedback
-    svc.capture(caller(workspace, "ana"), "first")
+    app.board.capture(caller(workspace, "ana"), "first")
     for step in ops:
         play(app, workspace, step)
     before = group_state(app, workspace)
     try:
-        svc.merge(caller(workspace, "pm"), *pair)
+        app.merges.merge(caller(workspace, "pm"), *pair)
     except UserError:
         assert group_state(app, workspace) == before  # a refused merge changes nothing
         return
-    svc.unmerge(caller(workspace, "pm"), pair[0])
+    app.merges.unmerge(caller(workspace, "pm"), pair[0])
     assert group_state(app, workspace) == before

@@ -70,10 +70,10 @@ async def test_feedback_command_acks_privately_and_posts_a_card(slack: Slack) ->
         (render.WHO, "1"),
         (render.SHOW, "1"),
     ]
-    item = slack.lodestar.feedback.show(caller(), 1)
+    item = slack.lodestar.board.show(caller(), 1)
     assert (item.text, item.requester, item.demand) == ("Export frames to PDF", "alice", 1)
     # the card's ts is remembered: a 👍 on it is a vote
-    assert slack.lodestar.feedback.item_for_message(caller(), GENERAL, slack.card_ts(1)) == 1
+    assert slack.lodestar.router.card_item(caller(), GENERAL, slack.card_ts(1)) == 1
 
 
 @pytest.mark.anyio
@@ -106,7 +106,7 @@ async def test_feedback_alone_opens_a_modal_whose_submission_logs(slack: Slack) 
     assert resp.status_code == 200 and resp.text == ""  # the modal closes
     (card,) = slack.posted(GENERAL)
     assert "#1" in card["text"] and "Offline mode" in card["text"]
-    assert slack.lodestar.feedback.show(caller(), 1).requester == "carol"
+    assert slack.lodestar.board.show(caller(), 1).requester == "carol"
 
     too_long = payloads.text_inputs({render.FORM_BLOCK: {render.FORM_INPUT: "x" * 4001}})
     resp = await slack.send(
@@ -114,7 +114,7 @@ async def test_feedback_alone_opens_a_modal_whose_submission_logs(slack: Slack) 
     )
     assert ack_json(resp)["response_action"] == "errors"
     assert "4,000" in ack_json(resp)["errors"][render.FORM_BLOCK]
-    assert len(slack.lodestar.feedback.top(caller(), 10)) == 1
+    assert len(slack.lodestar.board.top(caller(), 10)) == 1
 
 
 @pytest.mark.anyio
@@ -135,7 +135,7 @@ async def test_message_shortcut_logs_the_message_with_its_author(slack: Slack) -
     assert resp.status_code == 200
     (card,) = slack.posted("C0DESIGN")
     assert card["thread_ts"] == msg["ts"]  # the card goes in the message's thread
-    item = slack.lodestar.feedback.show(caller(), 1)
+    item = slack.lodestar.board.show(caller(), 1)
     assert (item.text, item.requester) == ("pen tool should snap to 45°", "bob")
     (source,) = item.sources
     assert source.via == "shortcut" and source.captured_by == "carol"
@@ -163,7 +163,7 @@ async def test_bulb_reaction_logs_the_message_once_even_when_slack_retries(slack
     (card,) = slack.posted("C0DESIGN")
     assert card["thread_ts"] == msg["ts"]
     assert not slack.fake.calls_to("chat.postEphemeral")
-    items = slack.lodestar.feedback.top(caller(), 10)
+    items = slack.lodestar.board.top(caller(), 10)
     assert [(i.number, i.requester) for i in items] == [(1, "bob")]
     assert items[0].text == "keyboard shortcut to duplicate"
 
@@ -180,7 +180,7 @@ async def test_bulb_on_a_thread_reply_reads_the_thread_and_answers_in_it(slack: 
     assert slack.fake.calls_to("conversations.replies")
     (card,) = slack.posted("C0DESIGN")
     assert card["thread_ts"] == root["ts"]
-    assert slack.lodestar.feedback.show(caller(), 1).text == "comments by email"
+    assert slack.lodestar.board.show(caller(), 1).text == "comments by email"
 
 
 @pytest.mark.anyio
@@ -189,7 +189,7 @@ async def test_other_reactions_are_ignored(slack: Slack) -> None:
     await slack.send(payloads.reaction_added("eyes", ts=msg["ts"]))
     await slack.send(payloads.reaction_removed("bulb", ts=msg["ts"]))
     assert slack.fake.calls == [] or all(c.method in ("auth.test",) for c in slack.fake.calls)
-    assert slack.lodestar.feedback.top(caller(), 10) == []
+    assert slack.lodestar.board.top(caller(), 10) == []
 
 
 # -- votes -------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ async def test_vote_and_unvote_by_reaction_update_the_card(slack: Slack) -> None
     await slack.send(payloads.reaction_added("thumbsup", user=CAROL, ts=card_ts))
     await slack.send(payloads.reaction_added("+1::skin-tone-3", user=DAVE, ts=card_ts))
 
-    assert slack.lodestar.feedback.show(caller(), 1).demand == 4
+    assert slack.lodestar.board.show(caller(), 1).demand == 4
     update = slack.fake.last("chat.update").params
     assert update["ts"] == card_ts and "demand *4*" in json.dumps(update["blocks"])
     assert slack.fake.messages(GENERAL)[0]["text"].startswith("📝 #1 logged")
@@ -213,9 +213,9 @@ async def test_vote_and_unvote_by_reaction_update_the_card(slack: Slack) -> None
     assert "Vote counted for #1" in ephemerals[0].params["text"]
 
     await slack.send(payloads.reaction_removed("+1", user=BOB, ts=card_ts))
-    assert slack.lodestar.feedback.show(caller(), 1).demand == 3
+    assert slack.lodestar.board.show(caller(), 1).demand == 3
     assert "demand *3*" in json.dumps(slack.fake.last("chat.update").params["blocks"])
-    assert sorted(slack.lodestar.feedback.who(caller(), 1).people) == ["alice", "carol", "dave"]
+    assert sorted(slack.lodestar.board.who(caller(), 1).people) == ["alice", "carol", "dave"]
 
 
 @pytest.mark.anyio
@@ -224,7 +224,7 @@ async def test_vote_reaction_on_a_captured_message_counts(slack: Slack) -> None:
     await slack.send(payloads.reaction_added("bulb", user=CAROL, ts=msg["ts"]))
     await slack.send(payloads.reaction_added("+1", user=DAVE, ts=msg["ts"]))
 
-    assert sorted(slack.lodestar.feedback.who(caller(), 1).people) == ["bob", "dave"]
+    assert sorted(slack.lodestar.board.who(caller(), 1).people) == ["bob", "dave"]
 
 
 @pytest.mark.anyio
@@ -257,7 +257,7 @@ async def test_vote_button_and_who_show_buttons(slack: Slack) -> None:
     )
     (update,) = slack.fake.calls_to("chat.update")  # only the vote that changed something
     assert update.params["ts"] == card_ts and "demand *2*" in json.dumps(update.params["blocks"])
-    assert slack.lodestar.feedback.show(caller(), 1).demand == 2
+    assert slack.lodestar.board.show(caller(), 1).demand == 2
 
 
 @pytest.mark.anyio
@@ -267,7 +267,7 @@ async def test_card_buttons_follow_their_item_when_a_board_join_renumbers_it(
     from bot.context import Caller
 
     console = Caller("console", "acme", "pm", "pm", is_platform_admin=True)
-    slack.lodestar.feedback.capture(console, "export to pdf")
+    slack.lodestar.board.capture(console, "export to pdf")
     code = slack.lodestar.router.command(console, "feedback", "board join")[0].data["code"]
     await slack.command("dark mode")
     card_ts = slack.card_ts(1)
@@ -285,7 +285,7 @@ async def test_card_buttons_follow_their_item_when_a_board_join_renumbers_it(
     )
     (answer,) = [c.params for c in slack.fake.calls_to(RESPONSE_URL) if c.path.endswith("vote")]
     assert answer["text"].startswith("👍 Vote counted for #2: demand 2")
-    assert slack.lodestar.feedback.show(console, 1).demand == 1  # "export to pdf" untouched
+    assert slack.lodestar.board.show(console, 1).demand == 1  # "export to pdf" untouched
 
 
 @pytest.mark.anyio
@@ -298,14 +298,16 @@ async def test_vote_command_redraws_known_cards(slack: Slack) -> None:
 
 
 @pytest.mark.anyio
-async def test_cards_posted_before_a_restart_are_redrawn_too(slack: Slack) -> None:
-    from adapters.slack.app import Cards
-
+async def test_cards_posted_by_another_process_are_redrawn_too(
+    slack: Slack, app: Lodestar, fake: FakeSlackWebAPI
+) -> None:
     await slack.command("Presenter mode")
-    slack.bot.cards = Cards()  # a new process: it remembers no card of its own
-    await slack.command("vote #1", user=BOB)
+    async for other in open_slack(app, fake):  # a second worker, or this one restarted
+        await other.command("vote #1", user=BOB)
 
-    assert slack.fake.last("chat.update").params["ts"] == slack.card_ts(1)
+    update = slack.fake.last("chat.update").params
+    assert update["ts"] == slack.card_ts(1) and "demand *2*" in json.dumps(update["blocks"])
+    assert update["text"].startswith("📝 #1 logged: “Presenter mode”")
 
 
 # -- admins ------------------------------------------------------------------------------------
@@ -322,11 +324,11 @@ async def test_admin_commands_follow_slack_admin_status(slack: Slack) -> None:
         "blocks": ack_json(refused)["blocks"],
         "response_type": "ephemeral",
     }
-    assert slack.lodestar.feedback.show(caller(), 2).merged_into is None
+    assert slack.lodestar.board.show(caller(), 2).merged_into is None
 
     merged = await slack.command("merge #2 into #1", user=ADA)
     assert "#2 merged into #1" in ack_json(merged)["text"]
-    assert slack.lodestar.feedback.show(caller(), 1).demand == 2
+    assert slack.lodestar.board.show(caller(), 1).demand == 2
     # users.info is asked once per person, then cached
     asked = [c.params["user"] for c in slack.fake.calls_to("users.info")]
     assert sorted(asked) == [ADA, ALICE, BOB]
@@ -407,7 +409,7 @@ async def test_ship_notifies_each_person_once_threads_and_announces_through_a_42
     slack.fake.clear_calls()
     again = await slack.command("ship #1", user=ADA)
     assert "already shipped" in ack_json(again)["text"]
-    await slack.bot.dispatch_now()
+    await slack.bot.outbox.run_now()
     assert not [
         c
         for c in slack.fake.calls_to("chat.postMessage")
@@ -457,7 +459,7 @@ async def test_forged_and_stale_signatures_get_401_and_change_nothing(slack: Sla
             assert resp.status_code == 401
     await slack.bot.tasks.drain()
     assert slack.fake.calls == []
-    assert slack.lodestar.feedback.top(caller(), 10) == []
+    assert slack.lodestar.board.top(caller(), 10) == []
 
 
 @pytest.mark.anyio
@@ -476,7 +478,7 @@ async def test_mentions_are_never_echoed_raw(slack: Slack) -> None:
         assert raw not in sent
     assert "&lt;\u200b!channel&gt;" in sent and "&amp;" in sent
     # stored verbatim all the same
-    assert slack.lodestar.feedback.show(caller(), 1).text == nasty
+    assert slack.lodestar.board.show(caller(), 1).text == nasty
 
 
 # -- App Home ----------------------------------------------------------------------------------

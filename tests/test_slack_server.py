@@ -68,8 +68,8 @@ async def test_socket_mode_command_and_reaction(
 
     assert fake.last("apps.connections.open").token == APP_TOKEN
     assert card.params["channel"] == GENERAL
-    assert app.feedback.show(caller(), 1).demand == 2
-    assert sorted(app.feedback.who(caller(), 1).people) == ["alice", "bob"]
+    assert app.board.show(caller(), 1).demand == 2
+    assert sorted(app.board.who(caller(), 1).people) == ["alice", "bob"]
 
 
 def test_settings_name_the_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:

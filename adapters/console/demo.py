@@ -50,7 +50,7 @@ def person(name: str, admin: bool = False) -> Caller:
 def seed_board(app: Lodestar, clock: FixedClock, weeks: list) -> dict[str, int]:  # type: ignore[type-arg]
     """A believable board, logged over the year: people, items with duplicates, votes,
     merges, and two ships (dark mode, and the big-files fix that ended the dip)."""
-    svc = app.feedback
+    svc = app.board
     rng = random.Random(7)
     for n, (requester, text) in enumerate(ITEMS):
         clock.set(weeks[min(n, 45)].start + timedelta(hours=9 + n % 8))
@@ -62,14 +62,14 @@ def seed_board(app: Lodestar, clock: FixedClock, weeks: list) -> dict[str, int]:
             votes += svc.vote(person(name), number).changed
     admin = person("Priya Nair", admin=True)
     for number, into in MERGES:
-        svc.merge(admin, number, into)
+        app.merges.merge(admin, number, into)
     for number, status, note in STATUSES:
         svc.set_status(admin, number, status, note)
     for number, tags in TAGS:
         svc.tag(admin, number, tags, ())
     for number, metric in LINKS:
         svc.link(admin, number, metric, app.nsm.metric_keys)
-    svc.set_announce_channel(admin, "announcements")
+    app.settings.set_announce_channel(admin, "announcements")
     clock.set(metrics.ship_time(weeks))
     fix = svc.ship(admin, FAST_LOADING, "Big files open 3× faster.")
     clock.set(weeks[-1].end + timedelta(days=1, hours=8))
@@ -124,7 +124,7 @@ def run_demo(db: str | None, out: Path, echo: Callable[[str], None]) -> None:
         session.run(SCRIPT.splitlines())
         admin = person("Priya Nair", admin=True)
         export = out / "feedback.csv"
-        export.write_text(to_csv(app.feedback.board_items(admin)), encoding="utf-8")
+        export.write_text(to_csv(app.board.export(admin)), encoding="utf-8")
         daily = digest(app.nsm, app.nsm_commands.watcher, admin, now)
         (out / "digest.txt").write_text(daily.text + "\n", encoding="utf-8")
         chart = out / "north-star.png"

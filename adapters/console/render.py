@@ -18,7 +18,7 @@ def reply_text(reply: Reply) -> str:
     who = "bot (only you)" if reply.private else "bot"
     lines = reply.text.splitlines() or [""]
     out = [f"  {who}: {lines[0]}"] + [f"    {line}" for line in lines[1:]]
-    if reply.card and reply.kind in ("item_created", "ship"):
+    if reply.card and reply.posts_card:
         out.append("    " + card_line(reply.card))
     for attachment in reply.attachments:
         out.append(f"    📎 {attachment.filename} ({len(attachment.content):,} bytes)")

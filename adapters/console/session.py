@@ -160,18 +160,17 @@ class ConsoleSession:
                 self.write(json.dumps(reply.to_json(), ensure_ascii=False))
             else:
                 self.write(reply_text(reply))
-            if reply.card is not None and reply.kind == "item_created":
+            if reply.card is not None and reply.posts_card:
                 self._remember_card(reply.card.number)
 
     def _post_card(self, number: int) -> None:
-        try:
-            self.app.feedback.show(self.caller, number)
-        except Exception:
-            return
+        """Show item ``number``'s card in the channel, as if posted now (if it exists)."""
         self._remember_card(number)
 
     def _remember_card(self, number: int) -> None:
         message_id = f"card{next(self._ids)}"
+        if not self.app.router.remember_card(self.caller, number, self.channel, message_id):
+            return
         self.messages[message_id] = ChatMessage(
             channel=self.channel,
             message_id=message_id,
@@ -180,7 +179,6 @@ class ConsoleSession:
             text=f"#{number}",
         )
         self.cards[(self.workspace, number)] = message_id
-        self.app.feedback.remember_card(self.caller, number, self.channel, message_id)
 
     def _note(self, text: str) -> None:
         if not self.as_json:

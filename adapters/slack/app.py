@@ -7,26 +7,18 @@ Acks and slow work are split so Slack always gets its answer fast:
   the ack carries the private reply as the ephemeral response body.
 * Everything that talks to Slack afterwards — posting the public card, remembering
   its ts, updating cards, DMs, uploads, opening modals — runs as a background task
-  once the response is on its way.
+  once the response is on its way (``adapters.common.chat.ChatAdapter.deliver``).
 * Events (reactions, App Home) and message shortcuts ack at once and do all their
   work in the background: they need Web API reads before the core can be called.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import itertools
 import json
 import logging
-import queue
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -38,6 +30,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.common.chat import ChatAdapter, Conversation
 from adapters.slack import render
 from adapters.slack.admins import People
 from adapters.slack.home import home_view
@@ -46,17 +39,13 @@ from adapters.slack.settings import SlackSettings
 from bot import emoji
 from bot.app import Lodestar
 from bot.context import Caller, ChatMessage
-from bot.notify.dispatcher import DispatchReport
-from bot.replies import ItemCard, Reply, private
+from bot.replies import Kind, PostedCard, Reply, private
 from bot.router import FEEDBACK_FORM
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 COMMANDS = ("/feedback", "/nsm")
 SHORTCUT = "log_feedback"
-#: Replies whose card changed demand or status: the posted cards of that item are redrawn.
-REDRAW_KINDS = frozenset({"vote", "merge", "unmerge", "status", "tag", "ship"})
 #: Errors after which a public card goes back through the command's response_url.
 _CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
@@ -73,161 +62,28 @@ def make_client(settings: SlackSettings, token: str | None) -> AsyncWebClient:
     )
 
 
-class CoreRunner:
-    """The synchronous core on worker threads, off the event loop.
-
-    Calls on the ack path go before background ones (posting-card bookkeeping, App
-    Home), so a burst of follow-up work never delays the next ack. With SQLite one
-    worker is best: writes are serialized by the database anyway, and a second writer
-    would only wait in SQLite's busy handler.
-    """
-
-    def __init__(self, workers: int) -> None:
-        self._queue: queue.PriorityQueue[tuple[int, int, Any]] = queue.PriorityQueue()
-        self._order = itertools.count()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"lodestar-core-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    async def run(self, urgent: bool, call: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((0 if urgent else 1, next(self._order), (loop, future, call)))
-        return await future
-
-    def _work(self) -> None:
-        while True:
-            _priority, _n, job = self._queue.get()
-            if job is None:
-                return
-            loop, future, call = job
-            try:
-                outcome, failed = call(), False
-            except BaseException as error:
-                outcome, failed = error, True
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(_settle, future, outcome, failed)
-
-    def shutdown(self) -> None:
-        for _ in self._threads:
-            self._queue.put((2, next(self._order), None))
-
-
-def _settle(future: asyncio.Future[Any], outcome: Any, failed: bool) -> None:
-    if future.cancelled():
-        return
-    if failed:
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
-
-
-class BackgroundTasks:
-    """Work scheduled after the ack; kept referenced until done, failures logged."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background work failed", exc_info=task.exception())
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    async def drain(self, timeout: float = 10.0) -> None:
-        """Wait until no work is left (work may schedule more work)."""
-        deadline = time.monotonic() + timeout
-        while self._tasks:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"{len(self._tasks)} background tasks still running")
-            await asyncio.wait(set(self._tasks), timeout=remaining)
-
-
-class Seen:
-    """Event ids and trigger ids already handled, so Slack's re-deliveries do nothing."""
-
-    def __init__(self, ttl: float = 3600.0, limit: int = 50_000) -> None:
-        self.ttl, self.limit = ttl, limit
-        self._keys: OrderedDict[str, float] = OrderedDict()
-
-    def repeat(self, key: str | None) -> bool:
-        """True if ``key`` came before (within the TTL); remembers it otherwise."""
-        if not key:
-            return False
-        now = time.monotonic()
-        while self._keys:
-            at = next(iter(self._keys.values()))
-            if at > now - self.ttl and len(self._keys) < self.limit:
-                break
-            self._keys.popitem(last=False)
-        if key in self._keys:
-            return True
-        self._keys[key] = now
-        return False
-
-
-@dataclass(frozen=True)
-class CardRef:
-    channel: str
-    ts: str
-    headline: str | None = None
-
-
-class Cards:
-    """Where each item's card was posted (this process's memory), to redraw it on change."""
-
-    PER_ITEM = 5
-
-    def __init__(self) -> None:
-        self._refs: dict[tuple[str, int], list[CardRef]] = {}
-
-    def add(self, team: str, number: int, ref: CardRef) -> None:
-        key = (ref.channel, ref.ts)
-        refs = [r for r in self._refs.get((team, number), []) if (r.channel, r.ts) != key]
-        self._refs[(team, number)] = [*refs, ref][-self.PER_ITEM :]
-
-    def of(self, team: str, number: int) -> list[CardRef]:
-        return list(self._refs.get((team, number), []))
-
-    def at(self, team: str, channel: str, ts: str) -> CardRef | None:
-        for refs in (v for k, v in self._refs.items() if k[0] == team):
-            for ref in refs:
-                if (ref.channel, ref.ts) == (channel, ts):
-                    return ref
-        return None
-
-
 @dataclass
-class Where:
-    """Where a conversation happens: who, in which channel, and how to answer privately."""
+class Where(Conversation):
+    """A Slack conversation: the client for its workspace and how to answer privately."""
 
-    client: AsyncWebClient
-    caller: Caller
-    channel: str | None
+    client: AsyncWebClient | None = None
     respond: AsyncRespond | None = None
     trigger_id: str | None = None
-    thread: str | None = None  # the thread a captured message lives in
-    card_at: tuple[str, str] | None = None  # the card the action or reaction was on
-    notes: list[str] = field(default_factory=list)
 
     @property
     def team(self) -> str:
         return self.caller.workspace
 
+    @property
+    def api(self) -> AsyncWebClient:
+        assert self.client is not None
+        return self.client
 
-class SlackBot:
+
+class SlackBot(ChatAdapter[Where]):
     """Lodestar's Slack adapter: a Bolt AsyncApp wired to one Lodestar core."""
+
+    platform = PLATFORM
 
     def __init__(
         self,
@@ -237,19 +93,11 @@ class SlackBot:
         client: AsyncWebClient | None = None,
         core_runner: str | None = None,
     ) -> None:
-        self.lodestar = lodestar
-        self.router = lodestar.router
         self.settings = settings
-        self.tasks = BackgroundTasks()
-        self.seen = Seen()
-        self.cards = Cards()
         self.people = People(ttl=settings.people_ttl)
         self._capture = emoji.canonical(settings.capture_emoji)
         self._vote = emoji.canonical(settings.vote_emoji)
-        self._runner = self._make_runner(core_runner or settings.core_runner)
         self._session: aiohttp.ClientSession | None = None
-        self._dispatch_lock = asyncio.Lock()
-        self._dispatch_wanted = False
 
         oauth = None
         if settings.oauth:
@@ -264,32 +112,15 @@ class SlackBot:
             oauth_settings=oauth,
             process_before_response=True,
         )
-        self.messenger = SlackMessenger(self.client_for)
-        lodestar.messengers[PLATFORM] = self.messenger
-        self.dispatcher = lodestar.dispatcher()
+        super().__init__(
+            lodestar,
+            SlackMessenger(self.client_for),
+            core=core_runner or settings.core_runner,
+            dispatch_every=settings.dispatch_every,
+        )
         self._register()
 
     # -- plumbing --------------------------------------------------------------------------------
-
-    def _make_runner(self, runner: str) -> CoreRunner | None:
-        if runner not in ("inline", "thread", "auto"):
-            raise ValueError(f"core runner must be inline, thread or auto, not {runner!r}")
-        sqlite = self.lodestar.db.dialect == "sqlite"
-        if runner == "inline" or (runner == "auto" and sqlite):
-            return None  # measured faster for SQLite: bench/slack_ack.py
-        return CoreRunner(1 if sqlite else 4)
-
-    async def core(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A synchronous core call someone is waiting for (before an ack)."""
-        if self._runner is None:
-            return call(*args, **kwargs)
-        return await self._runner.run(True, functools.partial(call, *args, **kwargs))
-
-    async def later(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A synchronous core call in follow-up work: it yields to calls on the ack path."""
-        if self._runner is None:
-            return call(*args, **kwargs)
-        return await self._runner.run(False, functools.partial(call, *args, **kwargs))
 
     async def start(self) -> None:
         """Share one HTTP connection pool for every Web API call (call inside the loop)."""
@@ -298,14 +129,11 @@ class SlackBot:
             self.client.session = self._session
 
     async def close(self, timeout: float = 10.0) -> None:
-        with contextlib.suppress(TimeoutError):
-            await self.tasks.drain(timeout)
+        await super().close(timeout)
         if self._session is not None:
             self.client.session = None
             await self._session.close()
             self._session = None
-        if self._runner is not None:
-            self._runner.shutdown()
 
     async def client_for(self, team: str) -> AsyncWebClient:
         """A client with the bot token of workspace ``team`` (for outbox deliveries)."""
@@ -321,33 +149,6 @@ class SlackBot:
             session=self.client.session,
             retry_handlers=list(self.client.retry_handlers),
         )
-
-    # -- outbox ------------------------------------------------------------------------------------
-
-    def kick(self) -> None:
-        """Deliver the outbox now (after a ship) rather than at the next tick."""
-        self.tasks.spawn(self.dispatch_now())
-
-    async def dispatch_now(self) -> DispatchReport | None:
-        """Run the dispatcher; a call during a run makes that run go round once more."""
-        self._dispatch_wanted = True
-        if self._dispatch_lock.locked():
-            return None
-        async with self._dispatch_lock:
-            report = None
-            while self._dispatch_wanted:
-                self._dispatch_wanted = False
-                report = await self.dispatcher.run_once()
-            return report
-
-    async def dispatch_forever(self, every: float | None = None) -> None:
-        every = self.settings.dispatch_every if every is None else every
-        while True:
-            try:
-                await self.dispatch_now()
-            except Exception:
-                log.exception("outbox dispatch failed")
-            await asyncio.sleep(every)
 
     # -- translation helpers ---------------------------------------------------------------------
 
@@ -386,7 +187,7 @@ class SlackBot:
         """The ephemeral answer to a command: its private replies, plus a receipt for a card."""
         shown = []
         for reply in replies:
-            if not reply.private and reply.kind == "item_created" and reply.card is not None:
+            if not reply.private and reply.posts_card and reply.card is not None:
                 shown.append(
                     private(f"📝 Logged as #{reply.card.number}; its card is in the channel.")
                 )
@@ -395,38 +196,17 @@ class SlackBot:
             return None
         return {**render.message(shown), "response_type": "ephemeral"}
 
-    # -- delivery after the ack --------------------------------------------------------------------
+    # -- delivery after the ack: the hooks ChatAdapter.deliver calls --------------------------
 
-    async def deliver(self, where: Where, replies: list[Reply], *, acked: bool = False) -> None:
-        """Post public replies, open forms, send private ones (unless the ack carried them),
-        upload attachments, redraw changed cards and run the outbox after a ship."""
-        privates: list[Reply] = []
-        for reply in replies:
-            if reply.form is not None:
-                await self._open_form(where, reply)
-            elif reply.private:
-                privates.append(reply)
-            else:
-                await self._post_public(where, reply)
-            if _changes_card(reply):
-                await self._redraw(where, reply.card)
-            if reply.kind == "ship" and not reply.private:
-                self.kick()
-        if privates and not acked:
-            await self.send_private(where, privates)
-        for reply in privates:
-            if reply.attachments:
-                await self._upload_privately(where, reply)
-
-    async def _post_public(self, where: Where, reply: Reply) -> None:
+    async def post_public(self, where: Where, reply: Reply) -> tuple[str, str] | None:
         thread = (where.thread or reply.thread_of) if reply.thread_of else None
         channel = where.channel or where.caller.user  # no channel: the app's DM with them
-        if reply.card is not None:
+        if reply.card is not None and reply.posts_card:
             body = render.card_message(reply.card, reply.text)
         else:
             body = render.message([reply])
         try:
-            posted = await where.client.chat_postMessage(
+            posted = await where.api.chat_postMessage(
                 channel=channel, thread_ts=thread, unfurl_links=False, **body
             )
         except SlackApiError as error:
@@ -434,17 +214,10 @@ class SlackBot:
                 raise
             # Not a member of this channel: answer in it through the command's response_url.
             await where.respond(response_type="in_channel", replace_original=False, **body)
-            return
+            return None
         if reply.attachments:
-            await upload(where.client, posted["channel"], reply, thread=thread)
-        if reply.card is not None and reply.kind in ("item_created", "ship"):
-            number = reply.card.number
-            ts, posted_channel = posted["ts"], posted["channel"]
-            headline = reply.text if reply.kind == "item_created" else None
-            self.cards.add(where.team, number, CardRef(posted_channel, ts, headline))
-            await self.later(
-                self.lodestar.feedback.remember_card, where.caller, number, posted_channel, ts
-            )
+            await upload(where.api, posted["channel"], reply, thread=thread)
+        return posted["channel"], posted["ts"]
 
     async def send_private(self, where: Where, replies: list[Reply]) -> None:
         """Ephemeral: through response_url when there is one, else chat.postEphemeral, else DM."""
@@ -452,21 +225,21 @@ class SlackBot:
         if where.respond is not None:
             await where.respond(response_type="ephemeral", replace_original=False, **body)
         elif where.channel and not where.channel.startswith("D"):
-            await where.client.chat_postEphemeral(
+            await where.api.chat_postEphemeral(
                 channel=where.channel, user=where.caller.user, **body
             )
         else:
-            await where.client.chat_postMessage(channel=where.caller.user, **body)
+            await where.api.chat_postMessage(channel=where.caller.user, **body)
 
-    async def _upload_privately(self, where: Where, reply: Reply) -> None:
-        opened = await where.client.conversations_open(users=where.caller.user)
-        await upload(where.client, opened["channel"]["id"], reply)
+    async def upload_private(self, where: Where, reply: Reply) -> None:
+        opened = await where.api.conversations_open(users=where.caller.user)
+        await upload(where.api, opened["channel"]["id"], reply)
 
-    async def _open_form(self, where: Where, reply: Reply) -> None:
+    async def open_form(self, where: Where, reply: Reply) -> None:
         assert reply.form is not None
         if where.trigger_id:
             try:
-                await where.client.views_open(
+                await where.api.views_open(
                     trigger_id=where.trigger_id, view=render.modal(reply.form, where.channel)
                 )
                 return
@@ -474,20 +247,10 @@ class SlackBot:
                 log.warning("views.open failed: %s", error.response.get("error"))
         await self.send_private(where, [reply])
 
-    async def _redraw(self, where: Where, card: ItemCard) -> None:
-        """chat.update every card of this item this process knows, and the one acted on."""
-        refs = self.cards.of(where.team, card.number)
-        # Cards posted by other workers or before a restart are known to the database.
-        stored = await self.later(self.lodestar.feedback.cards, where.caller, card.number)
-        for channel, ts in [*stored, *([where.card_at] if where.card_at else [])]:
-            if all((r.channel, r.ts) != (channel, ts) for r in refs):
-                refs.append(self.cards.at(where.team, channel, ts) or CardRef(channel, ts))
-        for ref in refs:
-            try:
-                body = render.card_message(card, ref.headline)
-                await where.client.chat_update(channel=ref.channel, ts=ref.ts, **body)
-            except SlackApiError as error:
-                log.info("could not redraw card %s/%s: %s", ref.channel, ref.ts, error)
+    async def update_card(self, card: PostedCard) -> None:
+        client = await self.client_for(card.workspace)
+        body = render.card_message(card.card, card.card.headline or None)
+        await client.chat_update(channel=card.channel, ts=card.message_id, **body)
 
     # -- listeners -------------------------------------------------------------------------------
 
@@ -522,10 +285,16 @@ class SlackBot:
             team_name=command.get("team_domain"),
         )
         name = command["command"].lstrip("/")
-        replies = await self.core(self.router.command, caller, name, command.get("text") or "")
+        replies = await self.core.now(self.router.command, caller, name, command.get("text") or "")
         body = self.ack_body(replies)
         await (ack(**body) if body else ack())
-        where = Where(client, caller, command.get("channel_id"), context.respond, trigger)
+        where = Where(
+            caller,
+            command.get("channel_id"),
+            client=client,
+            respond=context.respond,
+            trigger_id=trigger,
+        )
         self.tasks.spawn(self.deliver(where, replies, acked=True))
 
     async def on_shortcut(
@@ -546,8 +315,10 @@ class SlackBot:
         )
         message = shortcut["message"]
         captured = await self._chat_message(client, team, channel, message)
-        replies = await self.later(self.router.capture_message, caller, captured, "shortcut")
-        where = Where(client, caller, channel, respond, thread=message.get("thread_ts"))
+        replies = await self.core.later(self.router.capture_message, caller, captured, "shortcut")
+        where = Where(
+            caller, channel, thread=message.get("thread_ts"), client=client, respond=respond
+        )
         await self.deliver(where, replies)
 
     async def _chat_message(
@@ -585,10 +356,10 @@ class SlackBot:
     ) -> None:
         channel, ts = event["item"]["channel"], event["item"]["ts"]
         caller = await self.caller(client, team, event["user"], channel)
-        where = Where(client, caller, channel, card_at=(channel, ts))
+        where = Where(caller, channel, card_at=(channel, ts), client=client)
         if kind == emoji.VOTE:
             target = ChatMessage(channel, ts, event.get("item_user") or "", "", "")
-            replies = await self.later(self.router.reaction, caller, kind, target, added=added)
+            replies = await self.core.later(self.router.reaction, caller, kind, target, added=added)
             await self.deliver(where, replies)
             return
         message = await self._fetch_message(client, channel, ts)
@@ -599,13 +370,13 @@ class SlackBot:
                     private(
                         "I can't read that message: invite me to the channel "
                         "(/invite @Lodestar) and react again.",
-                        kind="error",
+                        kind=Kind.ERROR,
                     )
                 ],
             )
             return
         captured = await self._chat_message(client, team, channel, message)
-        replies = await self.later(self.router.reaction, caller, kind, captured, added=True)
+        replies = await self.core.later(self.router.reaction, caller, kind, captured, added=True)
         where.thread = message.get("thread_ts") or ts
         await self.deliver(where, replies)
 
@@ -640,7 +411,7 @@ class SlackBot:
         def vote() -> list[Reply]:
             return self.router.vote_button(where.caller, self._item_of(where, action))
 
-        replies = await self.core(vote)
+        replies = await self.core.now(vote)
         await ack()
         self.tasks.spawn(self.deliver(where, replies))
 
@@ -658,7 +429,7 @@ class SlackBot:
             text = f"{verb} #{self._item_of(where, action)}"
             return self.router.command(where.caller, "feedback", text)
 
-        replies = await self.core(look)
+        replies = await self.core.now(look)
         await ack()
         self.tasks.spawn(self.deliver(where, replies))
 
@@ -674,7 +445,7 @@ class SlackBot:
         """The item a card button stands for: the card's own item when the core knows
         the card (numbers change when a board joins another), else the button's value."""
         if where.card_at is not None:
-            number = self.lodestar.feedback.item_for_message(where.caller, *where.card_at)
+            number = self.router.card_item(where.caller, *where.card_at)
             if number is not None:
                 return number
         return _number(action)
@@ -690,12 +461,12 @@ class SlackBot:
         if container.get("message_ts") and not container.get("is_ephemeral"):
             card_at = (container.get("channel_id") or channel, container["message_ts"])
         return Where(
-            context.client,
             caller,
             channel,
-            context.respond,
-            body.get("trigger_id"),
             card_at=card_at,
+            client=context.client,
+            respond=context.respond,
+            trigger_id=body.get("trigger_id"),
         )
 
     async def on_form(
@@ -713,15 +484,15 @@ class SlackBot:
         caller = await self.caller(
             context.client, team, body["user"]["id"], channel, name=body["user"].get("username")
         )
-        replies = await self.core(
+        replies = await self.core.now(
             self.router.submit_form, caller, meta.get("kind") or FEEDBACK_FORM.kind, text
         )
-        errors = [r for r in replies if r.kind == "error"]
+        errors = [r for r in replies if r.kind is Kind.ERROR]
         if errors:
             await ack(response_action="errors", errors={render.FORM_BLOCK: errors[0].text[:300]})
             return
         await ack()
-        self.tasks.spawn(self.deliver(Where(context.client, caller, channel), replies))
+        self.tasks.spawn(self.deliver(Where(caller, channel, client=context.client), replies))
 
     async def on_home(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         if event.get("tab", "home") != "home" or self.seen.repeat(f"event:{body.get('event_id')}"):
@@ -731,17 +502,8 @@ class SlackBot:
 
     async def publish_home(self, client: AsyncWebClient, team: str, user: str) -> None:
         caller = await self.caller(client, team, user, None)
-        view = await self.later(home_view, self.router, caller)
+        view = home_view(await self.core.later(self.router.home, caller))
         await client.views_publish(user_id=user, view=view)
-
-
-def _changes_card(reply: Reply) -> bool:
-    """The reply reports a change to an item that its posted cards should show."""
-    return (
-        reply.card is not None
-        and reply.kind in REDRAW_KINDS
-        and bool(reply.data.get("changed", True))
-    )
 
 
 def _number(action: dict[str, Any]) -> int:

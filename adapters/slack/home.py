@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.slack import render
-from bot.context import Caller
 from bot.feedback.presenter import card
 from bot.feedback.views import ItemView
 from bot.replies import private
-from bot.router import Router
+from bot.router import Home
 
 TOP = 10
 
@@ -32,21 +31,12 @@ def _items(section: str, views: list[ItemView], empty: str) -> list[dict[str, An
     return out
 
 
-def _north_star(router: Router, caller: Caller) -> str:
-    if "nsm" not in router.commands:
-        return "No north star metric is set up yet."
-    replies = router.command(caller, "nsm", "")
-    return "\n".join(r.text for r in replies) or "No north star metric is set up yet."
-
-
-def home_view(router: Router, caller: Caller) -> dict[str, Any]:
-    """Built from the core's services; synchronous, like the core."""
-    feedback = router.feedback
-    top = feedback.top(caller, TOP)
-    asked, voted = feedback.mine(caller, 5)
+def home_view(home: Home) -> dict[str, Any]:
+    """The App Home view of a person's ``Home`` (``Router.home``)."""
+    north_star = home.north_star or "No north star metric is set up yet."
     blocks: list[dict[str, Any]] = [
         _header("⭐ North star"),
-        *render.message([private(_north_star(router, caller))])["blocks"],
+        *render.message([private(north_star)])["blocks"],
         {
             "type": "actions",
             "block_id": "home",
@@ -61,11 +51,11 @@ def home_view(router: Router, caller: Caller) -> dict[str, Any]:
         },
         {"type": "divider"},
         _header(f"🏆 Top {TOP} by demand"),
-        *_items("top", top, "The board is empty: log the first item with /feedback."),
+        *_items("top", home.top, "The board is empty: log the first item with /feedback."),
         {"type": "divider"},
         _header("🙋 You asked for"),
-        *_items("asked", asked, "Nothing yet: /feedback <text>, or react 💡 on a message."),
+        *_items("asked", home.asked, "Nothing yet: /feedback <text>, or react 💡 on a message."),
         _header("👍 You vote for"),
-        *_items("voted", voted, "No votes yet: react 👍 on an item's card or press Vote."),
+        *_items("voted", home.voted, "No votes yet: react 👍 on an item's card or press Vote."),
     ]
     return {"type": "home", "callback_id": "lodestar_home", "blocks": blocks[:100]}

@@ -53,7 +53,7 @@ class SlackMessenger:
         self, client: AsyncWebClient, channel: str, reply: Reply, thread: str | None = None
     ) -> None:
         body: dict[str, Any] = render.message([reply])
-        if reply.card is not None and reply.kind == "item_created":
+        if reply.card is not None and reply.posts_card:
             body = render.card_message(reply.card, reply.text)
         posted = await client.chat_postMessage(
             channel=channel, thread_ts=thread, unfurl_links=False, **body

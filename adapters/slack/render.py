@@ -103,7 +103,7 @@ def card_message(card: ItemCard, headline: str | None = None) -> dict[str, Any]:
 
 def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
     """One reply as blocks: its text, then its card's status line and buttons."""
-    if reply.card is not None and reply.kind == "item_created":
+    if reply.card is not None and reply.posts_card:
         return card_blocks(reply.card, reply.text)
     blocks = _sections(reply.text)
     if reply.card is not None:

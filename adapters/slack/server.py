@@ -39,7 +39,7 @@ def create_web_app(
         await bot.start()
         background = []
         if dispatch:
-            background.append(asyncio.create_task(bot.dispatch_forever()))
+            background.append(asyncio.create_task(bot.outbox.forever()))
         socket = None
         if socket_mode_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

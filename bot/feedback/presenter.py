@@ -1,10 +1,19 @@
-"""Turns feedback results into replies: short, plain text plus structured parts."""
+"""Turns feedback results into replies: every sentence the board says is here."""
 
 from __future__ import annotations
 
+from bot.feedback import grammar
+from bot.feedback.board import CardAt
 from bot.feedback.views import Backers, Captured, ItemView, Page, ShipOutcome, VoteOutcome
-from bot.replies import ItemCard, Reply, private, public
+from bot.replies import Attachment, Form, ItemCard, Kind, PostedCard, Reply, private, public
 from bot.text import defang, plural, quote
+
+FEEDBACK_FORM = Form(
+    kind="feedback",
+    title="Log feedback",
+    label="What would make the product better?",
+    submit_command="feedback",
+)
 
 STATUS_ICON = {
     "new": "🆕",
@@ -23,7 +32,18 @@ def card(view: ItemView) -> ItemCard:
         demand=view.demand,
         tags=view.tags,
         merged_into=view.merged_into,
+        headline=logged(view),
     )
+
+
+def logged(view: ItemView) -> str:
+    """What a new item's card says first, and keeps saying when it is redrawn."""
+    by = defang(view.requester)
+    return f"📝 #{view.number} logged: “{quote(view.text, 200)}” (requested by {by})"
+
+
+def posted_card(at: CardAt) -> PostedCard:
+    return PostedCard(at.platform, at.workspace, at.channel, at.message_id, card(at.item))
 
 
 def line(view: ItemView) -> str:
@@ -40,13 +60,18 @@ def captured(result: Captured) -> list[Reply]:
         return [
             private(
                 f"That message is already #{view.number}: {line(view)}",
-                kind="exists",
+                kind=Kind.EXISTS,
                 card=card(view),
             )
         ]
-    by = defang(view.requester)
-    text = f"📝 #{view.number} logged: “{quote(view.text, 200)}” (requested by {by})"
-    reply = public(text, kind="item_created", card=card(view), thread_of=result.thread_of)
+    text = logged(view)
+    reply = public(
+        text,
+        kind=Kind.ITEM_CREATED,
+        card=card(view),
+        thread_of=result.thread_of,
+        posts_card=True,
+    )
     replies = [reply]
     if result.suggestions:
         lines = []
@@ -61,7 +86,7 @@ def captured(result: Captured) -> list[Reply]:
                 f"Looks like #{first} — vote there instead? Similar items:\n"
                 + "\n".join(f"• {entry}" for entry in lines)
                 + f"\nSame thing? An admin can /feedback merge #{view.number} into #{first}.",
-                kind="suggestions",
+                kind=Kind.SUGGESTIONS,
                 data={"suggestions": [s.number for s in result.suggestions]},
             )
         )
@@ -70,7 +95,7 @@ def captured(result: Captured) -> list[Reply]:
 
 def voted(outcome: VoteOutcome) -> Reply:
     view = outcome.item
-    group = f" (counts for #{view.root})" if view.root else ""
+    group = f" (counts for #{view.head})" if view.head else ""
     if outcome.added:
         text = (
             f"👍 Vote counted for #{view.number}{group}: demand {view.demand}."
@@ -83,14 +108,20 @@ def voted(outcome: VoteOutcome) -> Reply:
             if outcome.changed
             else f"You had no vote on #{view.number}; nothing changed."
         )
-    return private(text, kind="vote", card=card(view), data={"changed": outcome.changed})
+    return private(
+        text,
+        kind=Kind.VOTE,
+        card=card(view),
+        redraw=(view.number,) if outcome.changed else (),
+        data={"changed": outcome.changed},
+    )
 
 
 def listing(title: str, views: list[ItemView], empty: str) -> Reply:
     if not views:
-        return private(empty, kind="list")
+        return private(empty, kind=Kind.LIST)
     body = "\n".join(line(v) for v in views)
-    return private(f"{title}\n{body}", kind="list", items=[card(v) for v in views])
+    return private(f"{title}\n{body}", kind=Kind.LIST, items=[card(v) for v in views])
 
 
 def page(result: Page, status: str | None, tag: str | None) -> Reply:
@@ -132,16 +163,16 @@ def detail(view: ItemView) -> Reply:
     for status, note, at in view.history:
         fields.append(("History", f"{at:%Y-%m-%d} {status}" + (f": {quote(note)}" if note else "")))
     text = f"#{view.number} {quote(view.text, 1000)}\n" + "\n".join(f"{k}: {v}" for k, v in fields)
-    return private(text, kind="show", card=card(view), fields=fields)
+    return private(text, kind=Kind.SHOW, card=card(view), fields=fields)
 
 
 def backers(result: Backers) -> Reply:
     view = result.item
-    head = f"#{view.root}" if view.root else f"#{view.number}"
+    head = f"#{view.head}" if view.head else f"#{view.number}"
     names = ", ".join(defang(n) for n in result.people) or "nobody yet"
     return private(
         f"{plural(len(result.people), 'person', 'people')} behind {head}: {names}",
-        kind="who",
+        kind=Kind.WHO,
         data={"people": [defang(n) for n in result.people]},
     )
 
@@ -151,15 +182,19 @@ def shipped(outcome: ShipOutcome) -> Reply:
     if outcome.already:
         when = f" on {outcome.shipped_at:%Y-%m-%d}" if outcome.shipped_at else ""
         return private(
-            f"#{view.number} was already shipped{when}; no notices were queued again.", kind="ship"
+            f"#{view.number} was already shipped{when}; no notices were queued again.",
+            kind=Kind.SHIP,
         )
     muted = f" ({outcome.muted} muted)" if outcome.muted else ""
     return public(
         f"🚀 #{view.number} shipped: “{quote(view.text)}”. Notifying "
         f"{plural(outcome.people, 'person', 'people')}{muted}, "
         f"{plural(outcome.threads, 'thread')} and {plural(outcome.announcements, 'channel')}.",
-        kind="ship",
+        kind=Kind.SHIP,
         card=card(view),
+        posts_card=True,
+        redraw=(view.number,),
+        deliver_now=True,
         data={
             "queued": {
                 "people": outcome.people,
@@ -167,4 +202,161 @@ def shipped(outcome: ShipOutcome) -> Reply:
                 "announcements": outcome.announcements,
             }
         },
+    )
+
+
+# -- admin and settings replies ---------------------------------------------------------
+
+
+def merged(number: int, target: ItemView) -> Reply:
+    return private(
+        f"🔗 #{number} merged into #{target.number}: #{target.number} now has demand "
+        f"{target.demand}. Undo with /feedback unmerge #{number}.",
+        kind=Kind.MERGE,
+        card=card(target),
+        redraw=(target.number,),
+    )
+
+
+def unmerged(item: ItemView, parent: ItemView) -> Reply:
+    return private(
+        f"✂️ #{item.number} unmerged from #{parent.number}: #{item.number} has demand "
+        f"{item.demand}, #{parent.number} has {parent.demand}.",
+        kind=Kind.UNMERGE,
+        card=card(item),
+        redraw=(item.number, parent.number),
+    )
+
+
+def status_changed(number: int, view: ItemView, status: str, previous: str) -> Reply:
+    group = f" (the group of #{number})" if view.number != number else ""
+    return private(
+        f"#{view.number}{group} is now {status} (was {previous}).",
+        kind=Kind.STATUS,
+        card=card(view),
+        redraw=(view.number,),
+    )
+
+
+def _of_group(number: int, view: ItemView) -> str:
+    """``#2 (in #1's group)`` when the item is merged: the change is the group's."""
+    return f"#{number} (in #{view.head}'s group)" if view.head else f"#{number}"
+
+
+def tagged(number: int, view: ItemView) -> Reply:
+    tags = ", ".join(view.tags) or "no tags"
+    return private(
+        f"{_of_group(number, view)} tags: {tags}.",
+        kind=Kind.TAG,
+        card=card(view),
+        redraw=(view.number,),
+    )
+
+
+def linked(number: int, view: ItemView) -> Reply:
+    metric = view.linked_metric
+    what = f"linked to {metric}" if metric else "no longer linked to a metric"
+    return private(f"{_of_group(number, view)} is {what}.", kind=Kind.LINK)
+
+
+def mute_set(muted: bool, changed: bool) -> Reply:
+    state = "won't get" if muted else "will get"
+    again = "" if changed else " (no change)"
+    return private(f"You {state} ship notices by DM{again}.", kind=Kind.MUTE)
+
+
+def connect_code(code: str) -> Reply:
+    return private(
+        f"Your one-time code is {code}. Within 15 minutes, type "
+        f"/feedback connect {code} on your other platform to count as one person.",
+        kind=Kind.CONNECT,
+        data={"code": code},
+    )
+
+
+def connected(other: str) -> Reply:
+    return private(
+        f"Connected: you and your {defang(other)} account now count as one person.",
+        kind=Kind.CONNECT,
+    )
+
+
+def board_join_code(code: str) -> Reply:
+    return private(
+        f"Board join code: {code}. An admin of the other workspace types "
+        f"/feedback board join {code} there within 15 minutes; their feedback then "
+        "lands on this board.",
+        kind=Kind.BOARD_JOIN,
+        data={"code": code},
+    )
+
+
+def board_joined(name: str, moved: tuple[int, int] | None) -> Reply:
+    renumbered = ""
+    if moved:
+        first, last = moved
+        renumbered = (
+            f" Your item is now #{first}."
+            if first == last
+            else f" Your items are now #{first}–#{last}."
+        )
+    return private(
+        f"This workspace now shares {defang(name)}'s board.{renumbered}", kind=Kind.BOARD_JOIN
+    )
+
+
+def exported(views: list[ItemView], csv_text: str) -> Reply:
+    return private(
+        f"The board as CSV: {len(views)} items.",
+        kind=Kind.EXPORT,
+        attachments=[Attachment("feedback.csv", csv_text.encode(), "text/csv", "Feedback board")],
+    )
+
+
+def announce_set(channel: str | None) -> Reply:
+    text = (
+        f"Ship announcements will be posted in {defang(channel)}."
+        if channel
+        else "Ship announcements are off."
+    )
+    return private(text, kind=Kind.ANNOUNCE)
+
+
+def admins_listed(admins: list[str]) -> Reply:
+    listed = ", ".join(defang(a) for a in admins) or "none configured"
+    return private(f"Board admins (besides platform admins): {listed}.", kind=Kind.ADMINS)
+
+
+# -- the conversation itself --------------------------------------------------------------
+
+
+def ask_for_text() -> Reply:
+    return private(
+        "What's your feedback? Type it after /feedback, e.g. /feedback export to PDF.",
+        kind=Kind.FORM,
+        form=FEEDBACK_FORM,
+    )
+
+
+def help_text() -> Reply:
+    return private(grammar.HELP, kind=Kind.HELP)
+
+
+def unknown_command(name: str) -> Reply:
+    return private(f"I don't know /{defang(name)}; try /feedback help.", kind=Kind.ERROR)
+
+
+def unknown_form() -> Reply:
+    return private("That form is no longer supported.", kind=Kind.ERROR)
+
+
+def refused(message: str) -> Reply:
+    """A user error, as the one private sentence it carries."""
+    return private(message, kind=Kind.ERROR)
+
+
+def failed() -> Reply:
+    return private(
+        "Something went wrong on our side; nothing was changed. Please try again.",
+        kind=Kind.ERROR,
     )

@@ -30,7 +30,7 @@ class ItemView:
     created_at: datetime
     tags: tuple[str, ...] = ()
     merged_into: int | None = None
-    root: int | None = None  # the group's head when merged (transitively)
+    head: int | None = None  # the number of its group's head, when merged
     linked_metric: str | None = None
     merged_items: tuple[int, ...] = ()
     sources: tuple[SourceView, ...] = ()

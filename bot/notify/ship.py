@@ -29,7 +29,7 @@ def queue_ship_notices(
 ) -> Queued:
     base = {"item_number": head.number, "text": head.text, "note": note}
     people = muted = threads = announcements = 0
-    for person_id in sorted(repo.members(head.id)):
+    for person_id in sorted(repo.backers(head.id)):
         if uow.people.get(person_id).muted:
             muted += 1
             continue

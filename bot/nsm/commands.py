@@ -6,13 +6,14 @@ import re
 from datetime import datetime
 
 from bot.context import Caller
-from bot.errors import BadInput, NotAllowed
+from bot.errors import BadInput
 from bot.nsm import presenter
 from bot.nsm.config import LodestarConfig
 from bot.nsm.reports import chart_reply, digest
 from bot.nsm.service import NsmService
 from bot.nsm.watch import AlertWatcher
 from bot.replies import Reply, private
+from bot.scope import ADMIN
 from bot.text import defang
 
 HELP = """\
@@ -61,8 +62,7 @@ class NsmCommands:
                 )
             ]
         if head == "alerts" and len(args) == 3 and args[0].lower() == "mute":
-            if not svc.feedback.caller_is_admin(caller):
-                raise NotAllowed("snooze alerts")
+            svc.feedback.scopes.require(caller, ADMIN, "snooze alerts")
             until = self.watcher.mute(args[1], args[2], caller.name)
             return [
                 private(
@@ -72,7 +72,7 @@ class NsmCommands:
             ]
         if head == "channel" and len(args) == 1:
             channel = None if args[0].lower() == "off" else args[0].lstrip("#")
-            svc.feedback.set_nsm_channel(caller, channel)
+            svc.settings.set_channel(caller, channel)
             what = f"in #{defang(channel)}" if channel else "nowhere (off)"
             return [
                 private(f"Metric alerts and digests will be posted {what}.", kind="nsm_channel")

@@ -68,7 +68,7 @@ def chart_reply(service: NsmService, weeks: int, caller: Caller | None) -> Reply
 def digest(
     service: NsmService,
     watcher: AlertWatcher,
-    caller: Caller,
+    caller: Caller | None,
     at: datetime,
     *,
     with_chart: bool = True,
@@ -92,9 +92,11 @@ def digest(
         lines.append("Moved most: " + "; ".join(f"{m.metric.name} {_delta(m)}" for m in movers))
     open_alerts = [f"{e.rule} since {e.start:%Y-%m-%d}" for e in watcher.open_episodes(at)]
     lines.append("Open alerts: " + ("; ".join(open_alerts) if open_alerts else "none"))
-    created, rising = service.feedback.activity(caller, since, until)
-    shipped = service.feedback.shipped_between(caller, since, until)
-    lines.append(f"Feedback: {len(created)} logged, {len(shipped)} shipped since yesterday.")
+    created, rising, shipped = [], [], []
+    if caller is not None:  # metrics need no workspace; feedback is a board's
+        created, rising = service.feedback.activity(caller, since, until)
+        shipped = service.feedback.shipped_between(caller, since, until)
+        lines.append(f"Feedback: {len(created)} logged, {len(shipped)} shipped since yesterday.")
     if rising:
         lines.append(
             "Gaining demand: "

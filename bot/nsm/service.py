@@ -14,8 +14,8 @@ from datetime import datetime
 
 from bot.clock import Clock
 from bot.context import Caller
-from bot.errors import BadInput, NotAllowed, UserError
-from bot.feedback.service import FeedbackService
+from bot.errors import BadInput, UserError
+from bot.feedback.board import BoardService
 from bot.feedback.views import ItemView
 from bot.nsm.config import LodestarConfig, MetricDef, MetricTree
 from bot.nsm.ingest import EventRow, SnapshotRow, parse_value
@@ -27,7 +27,9 @@ from bot.nsm.periods import (
     parse_period,
     week_of,
 )
+from bot.nsm.settings import MetricSettings
 from bot.nsm.why import Explanation, WhyError, explain
+from bot.scope import ADMIN
 from storage.metrics import MetricsRepository
 from storage.models import Snapshot
 from storage.uow import Database
@@ -131,12 +133,14 @@ class NsmService:
         db: Database,
         clock: Clock,
         config: LodestarConfig | None,
-        feedback: FeedbackService,
+        feedback: BoardService,
+        settings: MetricSettings,
     ) -> None:
         self.db = db
         self.clock = clock
         self.config = config
         self.feedback = feedback
+        self.settings = settings
 
     # -- the tree --------------------------------------------------------------
 
@@ -164,8 +168,7 @@ class NsmService:
     def record(
         self, caller: Caller, key: str, value_text: str, period_text: str | None
     ) -> Recorded:
-        if not self.feedback.caller_is_admin(caller):
-            raise NotAllowed("record metric values")
+        self.feedback.scopes.require(caller, ADMIN, "record metric values")
         metric = self.metric(key)
         if metric.events is not None:
             raise BadInput(f"{metric.key} is counted from raw events; import events instead.")

@@ -93,7 +93,7 @@ class AlertWatcher:
         data = {k: [(t, v) for t, v in service.series(k) if t <= now] for k in keys}
         computed = evaluate_rules([r for r in rules if all(data[k] for k in r.metrics)], data)
         names = {r.name for r in rules}
-        targets = service.feedback.post_targets(self.default_channel)
+        targets = service.settings.post_targets(self.default_channel)
         with service.db.uow() as uow:
             stored_rows = uow.metrics.episodes(sorted(names))
             stored = [_episode(row) for row in stored_rows]

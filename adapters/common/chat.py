@@ -1,0 +1,128 @@
+"""The part of a chat adapter that is the same on every platform.
+
+``ChatAdapter`` owns the core runner, the background tasks, re-delivery
+de-duplication and the outbox loop, and ``deliver`` carries out what the core's
+replies ask for (see ``bot.replies.Reply``): open a form, post public replies (and
+remember a posted card), send private ones, upload attachments, redraw the cards
+of changed groups, deliver the outbox now. A platform adapter implements the
+rendering hooks and translates its events into calls on ``self.router``.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from adapters.common.core import Core
+from adapters.common.dedupe import Seen
+from adapters.common.outbox import OutboxLoop
+from adapters.common.tasks import BackgroundTasks
+from bot.app import Lodestar
+from bot.context import Caller
+from bot.notify.ports import Messenger
+from bot.replies import PostedCard, Reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Conversation:
+    """Where a conversation happens: who, in which channel, and what it was about."""
+
+    caller: Caller
+    channel: str | None
+    thread: str | None = None  # the thread a captured message lives in
+    card_at: tuple[str, str] | None = None  # (channel, message id) of the card acted on
+    notes: list[str] = field(default_factory=list)
+
+
+W = TypeVar("W", bound=Conversation)
+
+
+class ChatAdapter(abc.ABC, Generic[W]):
+    platform: str
+
+    def __init__(
+        self, lodestar: Lodestar, messenger: Messenger, *, core: str, dispatch_every: float
+    ) -> None:
+        self.lodestar = lodestar
+        self.router = lodestar.router
+        self.core = Core(core, lodestar.db.dialect)
+        self.tasks = BackgroundTasks()
+        self.seen = Seen()
+        self.messenger = messenger
+        lodestar.messengers[self.platform] = messenger
+        self.outbox = OutboxLoop(lodestar.dispatcher(), dispatch_every)
+
+    # -- what a platform provides ------------------------------------------------------
+
+    @abc.abstractmethod
+    async def post_public(self, where: W, reply: Reply) -> tuple[str, str] | None:
+        """Post in the conversation's channel; (channel, message id) when posted."""
+
+    @abc.abstractmethod
+    async def send_private(self, where: W, replies: list[Reply]) -> None:
+        """Show replies to the caller alone."""
+
+    @abc.abstractmethod
+    async def upload_private(self, where: W, reply: Reply) -> None:
+        """Give the caller alone a reply's attachments."""
+
+    @abc.abstractmethod
+    async def open_form(self, where: W, reply: Reply) -> None:
+        """Ask the caller for input (``reply.form``)."""
+
+    @abc.abstractmethod
+    async def update_card(self, card: PostedCard) -> None:
+        """Redraw a posted card of this platform to show ``card.card``."""
+
+    # -- delivery --------------------------------------------------------------------------
+
+    async def deliver(self, where: W, replies: list[Reply], *, acked: bool = False) -> None:
+        """Carry out the replies; private ones are skipped when the ack carried them."""
+        privates: list[Reply] = []
+        for reply in replies:
+            if reply.form is not None:
+                await self.open_form(where, reply)
+            elif reply.private:
+                privates.append(reply)
+            else:
+                posted = await self.post_public(where, reply)
+                if posted is not None and reply.posts_card and reply.card is not None:
+                    await self.core.later(
+                        self.router.remember_card, where.caller, reply.card.number, *posted
+                    )
+            if reply.redraw:
+                await self.redraw(where.caller, reply)
+            if reply.deliver_now:
+                self.kick_outbox()
+        if privates and not acked:
+            await self.send_private(where, privates)
+        for reply in privates:
+            if reply.attachments:
+                await self.upload_private(where, reply)
+
+    async def redraw(self, caller: Caller, reply: Reply) -> None:
+        """Every posted card of the groups the reply changed, on this platform."""
+        for card in await self.core.later(self.router.cards_to_redraw, caller, reply):
+            if card.platform != self.platform:
+                continue
+            try:
+                await self.update_card(card)
+            except Exception as error:  # a deleted card must not stop the others
+                log.info("could not redraw card %s/%s: %s", card.channel, card.message_id, error)
+
+    def kick_outbox(self) -> None:
+        """Deliver the outbox now (after a ship) rather than at the next tick."""
+        self.tasks.spawn(self.outbox.run_now())
+
+    async def close(self, timeout: float = 10.0) -> None:
+        with contextlib.suppress(TimeoutError):
+            await self.tasks.drain(timeout)
+        self.core.close()
+
+    def spawn(self, work: Any) -> None:
+        self.tasks.spawn(work)
