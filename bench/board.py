@@ -2,7 +2,7 @@
 
 Builds one board with (by default) 100k items, 20k people, 1M votes with a
 skewed popularity and 5k merges, bulk-loaded with SQLAlchemy Core (the service
-would take hours), computes the demand ledger with one ``INSERT ... SELECT``,
+would take hours), computes the groups' backers with one ``INSERT ... SELECT``,
 checks a sample of it, then times the real service calls.
 
 Targets (issue): top 20 < 5 ms, one vote < 2 ms p50, capture with duplicate
@@ -391,7 +391,7 @@ def load(
         ])  # fmt: skip
         result.load["merges"] = time.perf_counter() - t
 
-        # The ledger, exactly: requester once per item + one per vote, by group.
+        # The backers, exactly: requester once per item + one per vote, by group.
         t = time.perf_counter()
         conn.execute(text("""
             INSERT INTO backers (head_id, person_id, board_id, weight)
@@ -408,7 +408,7 @@ def load(
               FROM (SELECT head_id, COUNT(*) AS n FROM backers GROUP BY head_id) c
              WHERE items.id = c.head_id AND items.merged_into_id IS NULL
         """))  # fmt: skip
-        result.load["ledger"] = time.perf_counter() - t
+        result.load["backers"] = time.perf_counter() - t
     if engine.dialect.name == "postgresql":  # ids were given: move the sequences on
         with engine.begin() as conn:
             for table in ("boards", "workspaces", "people", "identities", "items"):
@@ -619,7 +619,7 @@ def measure(
     if args.profile:
         result.profiles["capture"] = profile(lambda: fb.capture(me, feedback_text(qrng)), 50)
 
-    # merge + unmerge: a root of ~50 people (not a merge target) into another root
+    # merge + unmerge: a group of ~50 people (not a merge target) into another group
     with engine.connect() as conn:
         cands = conn.scalars(text("""
             SELECT i.id FROM items i
@@ -656,7 +656,7 @@ def measure(
                 lambda: (app.merges.merge(admin, a, b), app.merges.unmerge(admin, a)), 10
             )
     else:
-        result.notes.append("No root with 45..55 backers found: merge not measured.")
+        result.notes.append("No group with 45..55 backers found: merge not measured.")
     # The board must still be exact after all that.
     with engine.connect() as conn:
         targets = conn.scalars(text(
@@ -687,7 +687,7 @@ def markdown(result: Result, with_profiles: bool) -> str:
         f"{s.items:,} items, {s.people:,} people, {s.votes:,} votes, {s.merges:,} merges "
         f"on one board. Load average after the run (1/5/15 min): {loadavg}.",
         "",
-        f"Ledger check after load: **{result.verify}**; after the measurements: "
+        f"Demand check after load: **{result.verify}**; after the measurements: "
         f"**{result.verify_after or 'n/a'}**.",
         "",
         "| operation | runs | p50 ms | p99 ms | max ms | SQL stmts/op | SQL ms p50 "
@@ -732,7 +732,7 @@ def run(args: argparse.Namespace) -> Result:
         ids = load(engine, size, args.seed, result, args.sqlite_analyze)
         result.verify = verify(engine, ids["targets"], args.seed)
         print(f"[board/{target.backend}] loaded in {result.load['total']:.1f}s, "
-              f"ledger {result.verify}", file=sys.stderr)  # fmt: skip
+              f"demand {result.verify}", file=sys.stderr)  # fmt: skip
         measure(engine, size, args.seed, args, result)
         engine.dispose()
     finally:

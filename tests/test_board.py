@@ -304,3 +304,27 @@ def test_the_csv_export_never_hands_a_spreadsheet_a_formula(chat: Chat) -> None:
 
     line = to_csv(csv_text).splitlines()[1]
     assert ",\"'=HYPERLINK(" in line
+
+
+def test_tag_link_and_status_on_a_merged_item_act_on_its_group(chat: Chat) -> None:
+    """Status, tags and the metric link are the group's: set through any of its items,
+    seen on every one of them, and found by every view."""
+    chat.as_("ana").say("/feedback dark mode")
+    chat.as_("bo").say("/feedback night theme")
+    chat.as_("pm", admin=True).say("/feedback merge #2 into #1")
+    assert chat.text("/feedback tag #2 +ux") == "#2 (in #1's group) tags: ux."
+    assert [c["number"] for c in chat.reply("/feedback list tag:ux")["items"]] == [1]
+    assert chat.reply("/feedback show #1")["card"]["tags"] == ["ux"]
+    assert chat.reply("/feedback show #2")["card"]["tags"] == ["ux"]
+    assert chat.text("/feedback link #2 activation_rate") == (
+        "#2 (in #1's group) is linked to activation_rate."
+    )
+    assert "Linked metric: activation_rate" in chat.text("/feedback show #1")
+    assert chat.text("/feedback status #2 planned") == (
+        "#1 (the group of #2) is now planned (was new)."
+    )
+    assert chat.reply("/feedback show #2")["card"]["status"] == "planned"
+    # Unmerged, #2 is its own group again, with its own (empty) tags and link.
+    chat.say("/feedback unmerge #2")
+    assert chat.reply("/feedback show #2")["card"]["tags"] == []
+    assert chat.reply("/feedback show #1")["card"]["tags"] == ["ux"]

@@ -232,3 +232,49 @@ def test_demo_runs_on_a_fresh_database(tmp_path: Path) -> None:
     png = (files / "north-star.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 50_000
     assert not (tmp_path / "unused.db").exists()  # the demo never touches DATABASE_URL
+
+
+def _workspaces(db: Path) -> list[tuple[str, str, str]]:
+    from bot.app import Lodestar
+
+    lodestar = Lodestar.open(f"sqlite:///{db}")
+    with lodestar.db.uow() as uow:
+        return [(w.platform, w.external_id, w.name) for w in uow.workspaces.all()]
+
+
+def test_operator_commands_find_the_named_workspace_exactly_and_never_create_one(
+    tmp_path: Path,
+) -> None:
+    from bot.app import Lodestar
+    from bot.context import Caller
+
+    db = tmp_path / "x.db"
+    lodestar = Lodestar.open(f"sqlite:///{db}")
+    for team, name in (("T0ACME", "Acme Inc"), ("T0456", "Globex"), ("T0999", "T0456")):
+        caller = Caller("slack", team, "U1", "ana", workspace_name=name)
+        lodestar.router.command(caller, "feedback", f"idea from {name}")
+    before = _workspaces(db)
+
+    added = run_cli("admins", "add", "U0BOSS", "--workspace", "Acme Inc", db=db)
+    assert added.returncode == 0, added.stderr
+    assert "Admins of slack:T0ACME (Acme Inc): U0BOSS." in added.stdout
+    assert lodestar.settings.admins(Caller("slack", "T0ACME", "U1", "ana")) == ["U0BOSS"]
+
+    ambiguous = run_cli("export", "feedback", "--workspace", "T0456", db=db)
+    assert ambiguous.returncode == 2
+    assert "could be several workspaces" in ambiguous.stderr
+    assert "slack:T0456 (Globex)" in ambiguous.stderr and "slack:T0999 (T0456)" in ambiguous.stderr
+    exact = run_cli("export", "feedback", "--format", "json", "--workspace", "slack:T0456", db=db)
+    assert exact.returncode == 0 and json.loads(exact.stdout)[0]["text"] == "idea from Globex"
+
+    for command in (
+        ["admins", "add", "U0X", "--workspace", "Acme Corp"],
+        ["nsm", "why", "--workspace", "typo"],
+        ["digest", "--workspace", "typo", "--out", str(tmp_path / "d")],
+        ["export", "feedback", "--workspace", "typo"],
+    ):
+        done = run_cli(*command, db=db)
+        assert done.returncode == 2, (command, done.stderr)
+        assert "There is no workspace" in done.stderr and "slack:T0ACME (Acme Inc)" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert _workspaces(db) == before

@@ -173,6 +173,24 @@ def test_why_shows_linked_feedback_and_what_shipped(chat: Chat, nsm_app: Lodesta
     assert [s["number"] for s in why["shipped"]] == [1]
 
 
+def test_why_shows_feedback_linked_through_a_merged_item(chat: Chat) -> None:
+    record_weeks(
+        chat,
+        {
+            "wat": [200, 210, 260],
+            "accounts": [100, 100, 125],
+            "teams_per_account": [2, 2.1, 2.08],
+            "tickets": [40, 42, 41],
+        },
+    )
+    chat.say("/feedback invite links for whole accounts")
+    chat.say("/feedback invite link for my team")
+    chat.say("/feedback merge #2 into #1")
+    chat.say("/feedback link #2 accounts")
+    why = chat.reply("/nsm why 2026-W47")["why"]
+    assert [(f["number"], f["metric"]) for f in why["feedback"]] == [(1, "accounts")]
+
+
 def test_daily_values_roll_up_into_weeks(chat: Chat, nsm_app: Lodestar) -> None:
     for day, value in [("2026-11-16", 10), ("2026-11-17", 12), ("2026-11-18", 11)]:
         chat.say(f"/nsm record tickets {value} {day}")

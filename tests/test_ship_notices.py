@@ -82,7 +82,7 @@ def test_ship_notifies_every_unique_person_once_and_every_thread(board: Chat) ->
 def test_a_second_ship_says_so_and_queues_nothing(board: Chat) -> None:
     board.say("/feedback ship #1")
     sent = len(board.notices)
-    again = board.reply("/feedback ship #2")  # the same group, by another member
+    again = board.reply("/feedback ship #2")  # the same group, through another of its items
     assert again["text"] == "#1 was already shipped on 2026-11-02; no notices were queued again."
     board.say(":run-jobs 2026-11-09T00:00:00+00:00")
     assert len(board.notices) == sent

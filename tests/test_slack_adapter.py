@@ -514,3 +514,46 @@ async def test_app_home_shows_top_items_mine_and_votes(slack: Slack) -> None:
     # the home's "Log feedback" button opens the same modal
     await slack.send(payloads.block_actions(render.OPEN_FORM, block_id="home", trigger_id="9.9.x"))
     assert slack.fake.last("views.open").params["view"]["callback_id"] == render.FORM_CALLBACK
+
+
+@pytest.mark.anyio
+async def test_every_card_of_a_group_shows_its_demand_and_status(slack: Slack) -> None:
+    await slack.command("dark mode")
+    await slack.command("night theme", user=BOB)
+    head_ts, merged_ts = slack.card_ts(1), slack.card_ts(2)
+    await slack.command("merge #2 into #1", user=ADA)
+
+    def shown(ts: str) -> str:
+        updates = [c.params for c in slack.fake.calls_to("chat.update") if c.params["ts"] == ts]
+        return json.dumps(updates[-1]["blocks"], ensure_ascii=False)
+
+    assert "demand *2*" in shown(head_ts) and "merged into #1" in shown(merged_ts)
+    await slack.command("vote #2", user=CAROL)  # a vote on the merged item...
+    assert "demand *3*" in shown(head_ts)  # ...shows on the head's card
+    assert "demand *3*" in shown(merged_ts)
+    await slack.command("ship #1 it is live", user=ADA)
+    assert "shipped" in shown(merged_ts)  # the merged item's card says so too
+
+
+@pytest.mark.anyio
+async def test_only_the_newest_cards_of_an_item_are_redrawn(slack: Slack) -> None:
+    from sqlalchemy import update
+
+    from bot.context import Caller
+    from storage.models import MessageRef
+
+    await slack.command("dark mode")
+    for n in range(12):
+        assert slack.lodestar.router.remember_card(caller(), 1, GENERAL, f"1700000100.{n:06d}")
+    other = Caller("console", "elsewhere", "kim", "kim")
+    slack.lodestar.board.capture(other, "another board")
+    with slack.lodestar.db.uow() as uow:  # rewrite the oldest rows: on PostgreSQL they move
+        boards = {w.external_id: w.board_id for w in uow.workspaces.all()}
+        for board in (boards["elsewhere"], boards[caller().workspace]):
+            uow.session.execute(update(MessageRef).where(MessageRef.id <= 3).values(board_id=board))
+        uow.commit()
+    posted = slack.lodestar.router.cards_to_redraw(
+        caller(), slack.lodestar.router.vote_button(caller(BOB, "bob"), 1)[0]
+    )
+    newest = [f"1700000100.{n:06d}" for n in range(11, 1, -1)]
+    assert [p.message_id for p in posted] == newest

@@ -55,7 +55,7 @@ class IdentityService:
             raise BadInput("That code is already yours here: give it on your other account.")
         other = scope.uow.workspaces.by_id(handshake.workspace_id)
         keep, gone = handshake.person_id, scope.person.id
-        demand.fold_person(scope.uow.groups(scope.board_id), keep_id=keep, gone_id=gone)
+        demand.fold_person(scope.groups, keep_id=keep, gone_id=gone)
         scope.uow.people.hand_over(keep_id=keep, gone_id=gone)
         handshake.used_at = now
         return "", f"{other.platform} ({other.name})"
