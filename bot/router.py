@@ -247,12 +247,17 @@ class Router:
 
 
 def _clean_caller(caller: Caller) -> Caller:
-    return replace(
-        caller,
-        name=clean(caller.name),
-        workspace_name=clean(caller.workspace_name) if caller.workspace_name else None,
-    )
+    return replace(caller, **_cleaned(caller, CALLER_TEXT))
 
 
 def _clean_message(message: ChatMessage) -> ChatMessage:
-    return replace(message, text=clean(message.text), author_name=clean(message.author_name))
+    return replace(message, **_cleaned(message, MESSAGE_TEXT))
+
+
+CALLER_TEXT = ("workspace", "user", "name", "channel", "workspace_name")
+MESSAGE_TEXT = ("channel", "message_id", "author", "author_name", "text", "permalink")
+
+
+def _cleaned(value: object, names: tuple[str, ...]) -> dict[str, str]:
+    """The text fields of an adapter's value, cleaned (those that are set)."""
+    return {n: clean(v) for n in names if isinstance(v := getattr(value, n), str)}

@@ -20,7 +20,8 @@ MAX_FEEDBACK_CHARS = 4000
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 _SLACK_SPECIAL = re.compile(r"<([!@#])")
-_AT_BROADCAST = re.compile(r"@(everyone|here|channel)\b", re.IGNORECASE)
+# No word boundary: Discord pings "@everyone_" and "@here1" too.
+_AT_BROADCAST = re.compile(r"@(everyone|here|channel)", re.IGNORECASE)
 
 
 def defang(text: str) -> str:

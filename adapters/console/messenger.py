@@ -12,9 +12,15 @@ from bot.replies import Reply
 class ConsoleMessenger:
     platform = "console"
 
-    def __init__(self, write: Callable[[str], None], as_json: bool) -> None:
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        as_json: bool,
+        shown: Callable[[str], str] = lambda message_id: message_id,
+    ) -> None:
         self.write = write
         self.as_json = as_json
+        self.shown = shown  # how a message id is shown (this run's ids, short)
         self.delivered: list[dict[str, object]] = []
 
     async def send_direct(self, to: Recipient, reply: Reply) -> None:
@@ -24,12 +30,13 @@ class ConsoleMessenger:
         )
 
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
-        where = f"#{to.channel}" + (f" (thread of {to.thread})" if to.thread else "")
+        thread = self.shown(to.thread) if to.thread else None
+        where = f"#{to.channel}" + (f" (thread of {thread})" if thread else "")
         self._emit(
             {
                 "job": reply.kind,
                 "channel": to.channel,
-                "thread": to.thread,
+                "thread": thread,
                 "workspace": to.workspace,
                 "text": reply.text,
             },

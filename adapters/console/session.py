@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import shlex
+import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from itertools import count
@@ -24,6 +26,17 @@ from bot.errors import UserError
 from bot.replies import Reply
 
 PLATFORM = "console"
+
+
+def run_mark() -> str:
+    """A mark unique to this run: its start in microseconds, base 36, plus 3 random
+    characters for two runs started in the same microsecond."""
+    micros, digits = time.time_ns() // 1000, "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while micros:
+        micros, rest = divmod(micros, 36)
+        out = digits[rest] + out
+    return out + "".join(secrets.choice(digits) for _ in range(3))
 
 
 class ConsoleSession:
@@ -45,7 +58,10 @@ class ConsoleSession:
         self.user, self.admin = user, admin
         self.workspace, self.channel = workspace, channel
         self.ask = ask  # a prompt for forms; None when scripted
-        self.messenger = ConsoleMessenger(write, as_json)
+        # Messages and cards of every console run share one database: their ids
+        # carry this run's mark, so a later run's "m1" is never an earlier run's.
+        self.run_mark = run_mark()
+        self.messenger = ConsoleMessenger(write, as_json, self.shown)
         self.messages: dict[str, ChatMessage] = {}
         self.cards: dict[tuple[str, int], str] = {}
         self.last_message: str | None = None
@@ -66,6 +82,10 @@ class ConsoleSession:
             workspace_name=self.workspace,
         )
 
+    def shown(self, message_id: str) -> str:
+        """This run's message ids as typed (``m3``); an earlier run's in full."""
+        return message_id.removeprefix(f"{self.run_mark}.")
+
     # -- input -----------------------------------------------------------------
 
     def run(self, lines: Iterable[str]) -> None:
@@ -83,8 +103,9 @@ class ConsoleSession:
             self._show(self.app.router.line(self.caller, line))
             self.run_jobs()
         else:
-            message_id = f"m{next(self._ids)}"
-            self.messages[message_id] = ChatMessage(
+            short = f"m{next(self._ids)}"
+            message_id = f"{self.run_mark}.{short}"
+            self.messages[short] = ChatMessage(
                 channel=self.channel,
                 message_id=message_id,
                 author=self.user.lower(),
@@ -92,8 +113,8 @@ class ConsoleSession:
                 text=line,
                 permalink=f"console://{self.workspace}/{self.channel}/{message_id}",
             )
-            self.last_message = message_id
-            self._note(f"[#{self.channel}] {self.user}: {line}   ({message_id})")
+            self.last_message = short
+            self._note(f"[#{self.channel}] {self.user}: {line}   ({short})")
 
     def _directive(self, text: str) -> None:
         try:
@@ -157,7 +178,10 @@ class ConsoleSession:
                 continue
             self.replies.append(reply)
             if self.as_json:
-                self.write(json.dumps(reply.to_json(), ensure_ascii=False))
+                out = reply.to_json()
+                if reply.thread_of:
+                    out["thread_of"] = self.shown(reply.thread_of)
+                self.write(json.dumps(out, ensure_ascii=False))
             else:
                 self.write(reply_text(reply))
             if reply.card is not None and reply.posts_card:
@@ -168,17 +192,18 @@ class ConsoleSession:
         self._remember_card(number)
 
     def _remember_card(self, number: int) -> None:
-        message_id = f"card{next(self._ids)}"
+        short = f"card{next(self._ids)}"
+        message_id = f"{self.run_mark}.{short}"
         if not self.app.router.remember_card(self.caller, number, self.channel, message_id):
             return
-        self.messages[message_id] = ChatMessage(
+        self.messages[short] = ChatMessage(
             channel=self.channel,
             message_id=message_id,
             author="lodestar",
             author_name="Lodestar",
             text=f"#{number}",
         )
-        self.cards[(self.workspace, number)] = message_id
+        self.cards[(self.workspace, number)] = short
 
     def _note(self, text: str) -> None:
         if not self.as_json:

@@ -1,9 +1,13 @@
 """The ``/feedback`` grammar, parsed once for every adapter.
 
 A subcommand is recognized only when its arguments parse; otherwise the whole
-text is feedback, so ``/feedback vote for dark mode`` logs an item. An argument
-that starts with ``#`` but is no item number is a mistake worth pointing out
-(``vote #abc``), not feedback.
+text is feedback, so ``/feedback vote for dark mode`` logs an item. But a line
+that starts with a command word and carries an item number (``merge #1 #2``,
+``status #1 done``), or only numbers (``top 100``), is an attempt at that command
+that went wrong: it gets the command's usage, privately, and is not logged. Text
+wrapped in quotes is always feedback (``/feedback "merge #1 #2 is confusing"``).
+An argument that starts with ``#`` but is no item number is a mistake worth
+pointing out (``vote #abc``), not feedback.
 """
 
 from __future__ import annotations
@@ -146,10 +150,28 @@ class Admins(Command):
     remove: tuple[str, ...] = ()
 
 
+class NearMiss(BadInput):
+    """A command word with arguments that do not parse but look meant for it."""
+
+    def __init__(self, head: str, text: str) -> None:
+        quoted = text if len(text) <= 80 else text[:79] + "…"
+        super().__init__(
+            f"That looks like /feedback {head}, but it should be: {USAGE[head]}. "
+            f"To log it as feedback instead, put it in quotes: /feedback \"{quoted}\"."
+        )
+        self.head = head
+
+
+_QUOTES = {'"': '"', "“": "”", "'": "'"}
+_ITEM_REF = re.compile(r"#\S")  # "#1", "#12x", "#²": someone meant an item
+
+
 def parse_feedback(text: str) -> Command:
     stripped = text.strip()
     if not stripped:
         return AskForText()
+    if len(stripped) > 2 and _QUOTES.get(stripped[0]) == stripped[-1]:
+        return Capture(stripped[1:-1].strip() or stripped)
     words = stripped.split()
     head, args = words[0].lower(), words[1:]
     parser = _PARSERS.get(head)
@@ -157,7 +179,17 @@ def parse_feedback(text: str) -> Command:
         command = parser(args, stripped)
         if command is not None:
             return command
+        if _attempted(head, args):
+            raise NearMiss(head, stripped)
     return Capture(stripped)
+
+
+def _attempted(head: str, args: list[str]) -> bool:
+    """Arguments that only make sense for the command: an item reference, or nothing
+    but numbers."""
+    if not args or head not in USAGE:
+        return False
+    return any(_ITEM_REF.match(a) for a in args) or all(a.isdigit() for a in args)
 
 
 def _number(token: str) -> int | None:
@@ -333,6 +365,22 @@ _PARSERS = {
     "export": _exact(Export()),
     "announce": _announce,
     "admins": _admins,
+}
+
+#: How each command with arguments is written (what a near miss is told).
+USAGE = {
+    "vote": "/feedback vote #N",
+    "unvote": "/feedback unvote #N",
+    "top": "/feedback top [n], n from 1 to 50",
+    "list": "/feedback list [status] [tag:x] [page]",
+    "show": "/feedback show #N",
+    "who": "/feedback who #N",
+    "merge": "/feedback merge #A into #B",
+    "unmerge": "/feedback unmerge #A",
+    "status": "/feedback status #N planned|in-progress|declined|new [note]",
+    "ship": "/feedback ship #N [note]",
+    "tag": "/feedback tag #N +tag -tag",
+    "link": "/feedback link #N <metric>|none",
 }
 
 HELP = """\

@@ -351,8 +351,9 @@ def unknown_form() -> Reply:
 
 
 def refused(message: str) -> Reply:
-    """A user error, as the one private sentence it carries."""
-    return private(message, kind=Kind.ERROR)
+    """A user error, as the one private sentence it carries. Errors quote what was
+    typed, so the whole sentence goes through the defang."""
+    return private(defang(message), kind=Kind.ERROR)
 
 
 def failed() -> Reply:
