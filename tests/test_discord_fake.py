@@ -43,6 +43,7 @@ from tests.discord_fake.gateway import _encoder
 
 fake = fake_discord_fixture("fake")
 sharded_fake = fake_discord_fixture("sharded_fake", shards=2, default_guild=False)
+tight_fake = fake_discord_fixture("tight_fake", bucket_limit=2, bucket_window=0.25)
 
 
 @pytest.fixture
@@ -167,6 +168,10 @@ async def test_dropped_connection_resumes_and_replays_what_was_missed(fake: Fake
         assert len(fake.identifies) == 1
         assert [c.path for c in fake.connections] == ["/", "/resume"]
         assert fake.connections[0].close_code == 4000
+
+        (after,) = fake.dispatch("MESSAGE_REACTION_REMOVE", payloads.reaction_remove(message))
+        assert (await client.next("raw_reaction_remove")).message_id == int(message["id"])
+        assert after.seq > missed.seq
 
 
 @pytest.mark.anyio
@@ -451,6 +456,45 @@ async def test_posted_messages_are_stored_echoed_and_reactable(fake: FakeDiscord
 
 
 @pytest.mark.anyio
+async def test_a_dm_from_a_user_can_be_answered_in_that_dm(fake: FakeDiscord) -> None:
+    intents = discord.Intents.default()
+    intents.message_content = True
+    async with connected(RecordingClient(intents)) as client:
+        dm_id = payloads.snowflake()
+        fake.dispatch(
+            "MESSAGE_CREATE",
+            payloads.message_create(
+                "is dark mode coming?", author=payloads.bob(), guild_id=None, channel_id=dm_id
+            ),
+        )
+        received = await client.next("message")
+        await received.channel.send("It shipped last week.")
+
+        assert received.content == "is dark mode coming?" and received.guild is None
+        assert [m["content"] for m in fake.dms_to(BOB_ID)] == [
+            "is dark mode coming?",
+            "It shipped last week.",
+        ]
+        with pytest.raises(ValueError, match="add_channel"):
+            fake.dispatch("MESSAGE_CREATE", payloads.message_create("hi", channel_id=1))
+
+
+@pytest.mark.anyio
+async def test_deletion_records_the_audit_log_reason_and_is_echoed(fake: FakeDiscord) -> None:
+    async with connected(RecordingClient()) as client:
+        posted = await (await general(client)).send("typo")
+        await client.next("message")
+        deleted: asyncio.Queue[discord.RawMessageDeleteEvent] = asyncio.Queue()
+        client.on_raw_message_delete = deleted.put  # type: ignore[attr-defined]
+        await client.http.delete_message(CHANNEL_ID, posted.id, reason="tidy: typo")
+
+        call = fake.last("DELETE /channels/{channel_id}/messages/{message_id}")
+        assert call.reason == "tidy: typo" and call.status == 204
+        assert fake.messages_in(CHANNEL_ID) == []
+        assert (await asyncio.wait_for(deleted.get(), 5)).message_id == posted.id
+
+
+@pytest.mark.anyio
 async def test_dm_to_a_user_who_blocks_dms_is_forbidden(fake: FakeDiscord) -> None:
     fake.block_dms(BOB_ID)
     async with connected(RecordingClient()) as client:
@@ -511,6 +555,43 @@ async def test_too_long_content_is_refused_like_discord(fake: FakeDiscord) -> No
 
 
 # --- rate limits and failures -------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_every_answer_carries_rate_limit_headers(fake: FakeDiscord) -> None:
+    me = f"{fake.api_url}/users/@me"
+    async with aiohttp.ClientSession() as http:
+        bot = {"Authorization": f"Bot {BOT_TOKEN}"}
+        first = await http.get(me, headers=bot)
+        second = await http.get(me, headers=bot)
+        anonymous = await http.get(me)
+        gateway = await (await http.get(f"{fake.api_url}/gateway")).json()
+
+    assert first.headers["X-RateLimit-Limit"] == "50"
+    assert first.headers["X-RateLimit-Remaining"] == "49"
+    assert second.headers["X-RateLimit-Remaining"] == "48"
+    assert float(first.headers["X-RateLimit-Reset-After"]) <= 1.0
+    assert float(first.headers["X-RateLimit-Reset"]) > time.time()
+    assert first.headers["X-RateLimit-Bucket"] == second.headers["X-RateLimit-Bucket"]
+    # exactly "application/json", or discord.py reads the body as text
+    assert first.headers["Content-Type"] == "application/json"
+    assert anonymous.status == 401
+    assert gateway == {"url": fake.gateway_url}
+
+
+@pytest.mark.anyio
+async def test_discord_py_waits_for_an_exhausted_bucket_instead_of_hitting_429(
+    tight_fake: FakeDiscord,
+) -> None:
+    async with connected(RecordingClient()) as client:
+        channel = await general(client)
+        started = time.monotonic()
+        for n in range(5):
+            await channel.send(f"update {n}")
+
+        assert time.monotonic() - started >= 0.5  # 5 sends, 2 per 0.25 s window
+        assert [c.status for c in tight_fake.calls_to(CREATE_MESSAGE)] == [200] * 5
+        assert len(tight_fake.messages_in(CHANNEL_ID)) == 5
 
 
 @pytest.mark.anyio

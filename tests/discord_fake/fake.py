@@ -252,6 +252,14 @@ class FakeDiscord:
         if event == "INTERACTION_CREATE":
             world.register_interaction(data)
         elif event == "MESSAGE_CREATE":
+            channel_id = str(data["channel_id"])
+            if channel_id not in world.channels:
+                if data.get("guild_id"):
+                    raise ValueError(
+                        f"MESSAGE_CREATE in channel {channel_id}, which guild {data['guild_id']} "
+                        "does not have: add it with fake.add_channel(payloads.text_channel(...))"
+                    )
+                world.add_channel(p.dm_channel(data["author"], channel_id))  # opened implicitly
             world.add_user(data["author"])
             world.store({k: v for k, v in data.items() if k != "member"})
         elif event == "MESSAGE_DELETE" and data.get("id") in world.messages:
@@ -562,7 +570,10 @@ class FakeDiscord:
         """The fake's record of a dispatched interaction (``response_type``, ``original_id``,
         ``followup_ids``)."""
         with self._lock:
-            return self.world.interactions[str(interaction_id)]
+            record = self.world.interactions.get(str(interaction_id))
+        if record is None:
+            raise AssertionError(f"interaction {interaction_id} was never dispatched")
+        return record
 
     def interaction_responses(self, interaction_id: p.Snowflake) -> list[Call]:
         """Every call answering one interaction: its callback, then followups and edits of the

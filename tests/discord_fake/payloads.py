@@ -591,6 +591,8 @@ def interaction(
         payload["data"] = dict(data)
     if guild_id is not None:
         gid = str(guild_id)
+        if channel is None and gid != str(GUILD_ID):
+            raise ValueError(f"pass channel=text_channel(...) of guild {gid}")
         chan = dict(channel) if channel is not None else text_channel(channel_id=CHANNEL_ID)
         chan.setdefault("guild_id", gid)
         chan.setdefault("permissions", str(permissions))
@@ -672,6 +674,15 @@ def autocomplete(
     return interaction(InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE, data, **kwargs)
 
 
+def _locate(kwargs: dict[str, Any], target: Mapping[str, Any]) -> None:
+    """An interaction on a message happens in that message's guild and channel."""
+    kwargs.setdefault("guild_id", target.get("guild_id"))
+    if kwargs["guild_id"] is not None and "channel" not in kwargs:
+        kwargs["channel"] = text_channel(
+            "channel", channel_id=target["channel_id"], guild_id=kwargs["guild_id"]
+        )
+
+
 def message_command(
     target: Mapping[str, Any],
     name: str = "Log as feedback",
@@ -687,7 +698,7 @@ def message_command(
         "target_id": target["id"],
         "resolved": {"messages": {target["id"]: dict(target)}},
     }
-    kwargs.setdefault("guild_id", target.get("guild_id"))
+    _locate(kwargs, target)
     return interaction(InteractionType.APPLICATION_COMMAND, data, **kwargs)
 
 
@@ -696,7 +707,7 @@ def button_click(
 ) -> dict[str, Any]:
     """A click on button `custom_id` of `message` (default: a fresh :func:`card`)."""
     card_message = dict(message) if message is not None else card(buttons=[("Vote", custom_id)])
-    kwargs.setdefault("guild_id", card_message.get("guild_id"))
+    _locate(kwargs, card_message)
     data = {"custom_id": custom_id, "component_type": 2}
     return interaction(InteractionType.MESSAGE_COMPONENT, data, message=card_message, **kwargs)
 

@@ -107,6 +107,7 @@ class World:
         self.global_commands: dict[str, dict[str, Any]] = {}
         self.guild_commands: dict[str, dict[str, dict[str, Any]]] = {}
         self.interactions: dict[str, InteractionRecord] = {}
+        self.interactions_by_token: dict[str, InteractionRecord] = {}
 
     # --- seeding ------------------------------------------------------------------------------
 
@@ -406,6 +407,7 @@ class World:
     def register_interaction(self, payload: Mapping[str, Any]) -> InteractionRecord:
         record = InteractionRecord(copy.deepcopy(dict(payload)))
         self.interactions[record.id] = record
+        self.interactions_by_token[record.token] = record
         return record
 
     def interaction(self, interaction_id: str, token: str) -> InteractionRecord:
@@ -417,10 +419,10 @@ class World:
     def interaction_by_token(self, application_id: str, token: str) -> InteractionRecord:
         if application_id != str(self.application["id"]):
             raise fail(UNKNOWN_WEBHOOK)
-        for record in self.interactions.values():
-            if record.token == token and not record.expired:
-                return record
-        raise fail(UNKNOWN_WEBHOOK)
+        record = self.interactions_by_token.get(token)
+        if record is None or record.expired:
+            raise fail(UNKNOWN_WEBHOOK)
+        return record
 
     def commands(self, guild_id: str | None) -> dict[str, dict[str, Any]]:
         if guild_id is None:
