@@ -28,7 +28,8 @@ class Notifier:
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
     def notify(self) -> None:
-        """Wake every waiter so it re-checks its predicate."""
+        """Wake every waiter so it re-checks its predicate. Never call it holding a lock that
+        a predicate takes: a blocking waiter runs its predicate holding this notifier."""
         with self._cond:
             self._cond.notify_all()
             waiters = list(self._waiters)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
+import threading
 import time
+import urllib.request
 import zlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -101,6 +104,41 @@ async def general(client: discord.Client) -> discord.TextChannel:
     channel = client.get_channel(CHANNEL_ID)
     assert isinstance(channel, discord.TextChannel)
     return channel
+
+
+def test_a_blocking_wait_cannot_deadlock_with_the_server(fake: FakeDiscord) -> None:
+    """A blocking wait evaluates its predicate holding the notifier; the server must never
+    wake waiters while holding the fake's lock, which that predicate may need."""
+    in_predicate, release = threading.Event(), threading.Event()
+
+    def where(call: Any) -> bool:
+        in_predicate.set()
+        release.wait(3)  # keep the notifier while the server answers a request
+        return bool(fake.calls)  # needs the fake's lock
+
+    def post_message() -> None:
+        request = urllib.request.Request(
+            f"{fake.api_url}/channels/{CHANNEL_ID}/messages",
+            data=json.dumps({"content": "hi"}).encode(),
+            headers={"Authorization": f"Bot {BOT_TOKEN}", "Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=10).read()
+
+    post_message()
+    waiter = threading.Thread(
+        target=lambda: fake.wait_for("*", count=2, where=where, timeout=10), daemon=True
+    )
+    waiter.start()
+    assert in_predicate.wait(5)
+    poster = threading.Thread(target=post_message, daemon=True)
+    poster.start()
+    time.sleep(0.3)  # the server now holds the lock and echoes the message
+    release.set()
+
+    poster.join(5)
+    waiter.join(5)
+    assert not poster.is_alive() and not waiter.is_alive()
+    assert len(fake.messages_in(CHANNEL_ID)) == 2
 
 
 # --- gateway ----------------------------------------------------------------------------------

@@ -245,7 +245,9 @@ class FakeDiscord:
                     f"connect? wait_ready() first. Sessions: {sorted(self.gateway.current)}"
                 )
             self._apply(event, payload)
-            return self.gateway.dispatch(event, payload, shard, ignore_intents=ignore_intents)
+            sent = self.gateway.dispatch(event, payload, shard, ignore_intents=ignore_intents)
+        self._notifier.notify()  # never under the lock: a blocking waiter's predicate takes it
+        return sent
 
     def _apply(self, event: str, data: dict[str, Any]) -> None:
         world = self.world

@@ -371,14 +371,14 @@ class Gateway:
         ignore_intents: bool = False,
     ) -> list[Dispatch]:
         """Sequence `event` on its sessions (see :meth:`targets`); returns what was sequenced,
-        [] if no session's intents let it through."""
+        [] if no session's intents let it through. Wakes no waiter: callers may hold the lock,
+        which a waiter's predicate may need, so they notify once they released it."""
         with self._lock:
             sent = []
             for session in self.targets(data, shard):
                 payload = data if ignore_intents else self._deliverable(session, event, data)
                 if payload is not None:
                     sent.append(self._sequence(session, event, payload))
-        self._notifier.notify()
         return sent
 
     # --- test controls ------------------------------------------------------------------------
