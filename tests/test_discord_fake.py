@@ -141,6 +141,29 @@ def test_a_blocking_wait_cannot_deadlock_with_the_server(fake: FakeDiscord) -> N
     assert len(fake.messages_in(CHANNEL_ID)) == 2
 
 
+class FeedbackBot(discord.Client):
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("Logged #1", ephemeral=True)
+
+
+@pytest.mark.anyio
+async def test_readme_example(fake: FakeDiscord) -> None:
+    client = FeedbackBot(intents=discord.Intents.default(), guild_ready_timeout=0.05)
+    await client.login(BOT_TOKEN)
+    runner = asyncio.create_task(client.connect())
+    await client.wait_until_ready()
+
+    payload = payloads.slash_command("feedback", "dark mode please")
+    fake.dispatch("INTERACTION_CREATE", payload)
+    (reply,) = await fake.wait_for_async(INTERACTION_CALLBACK)
+
+    assert reply.body["type"] == 4 and reply.ephemeral
+    assert fake.interaction_responses(payload["id"]) == [reply]
+    assert not fake.identifies[0]["intents"] & Intent.GUILD_MEMBERS
+    await client.close()
+    await runner
+
+
 # --- gateway ----------------------------------------------------------------------------------
 
 
@@ -339,6 +362,18 @@ async def test_defer_then_followups_and_edit(fake: FakeDiscord) -> None:
         assert record.followup_ids == [str(second.id)]
         assert [m["content"] for m in fake.messages_in(CHANNEL_ID)] == ["NSM: 43", "and rising"]
         assert fake.messages_in(CHANNEL_ID)[0]["flags"] == 0
+
+
+@pytest.mark.anyio
+async def test_slash_command_in_a_dm_is_answered_in_the_dm(fake: FakeDiscord) -> None:
+    async with connected(RecordingClient()) as client:
+        fake.dispatch("INTERACTION_CREATE", payloads.slash_command("nsm", guild_id=None))
+        interaction = await client.next("interaction")
+
+        assert interaction.guild_id is None and interaction.user.id == ALICE_ID
+        assert isinstance(interaction.channel, discord.DMChannel)
+        await interaction.response.send_message("NSM: 42")
+        assert [m["content"] for m in fake.dms_to(ALICE_ID)] == ["NSM: 42"]
 
 
 @pytest.mark.anyio

@@ -253,6 +253,9 @@ class FakeDiscord:
         world = self.world
         if event == "INTERACTION_CREATE":
             world.register_interaction(data)
+            channel = data.get("channel") or {}
+            if channel.get("type") == p.ChannelType.DM and channel["id"] not in world.channels:
+                world.add_channel(dict(channel))
         elif event == "MESSAGE_CREATE":
             channel_id = str(data["channel_id"])
             if channel_id not in world.channels:
