@@ -29,6 +29,7 @@ from .payloads import (
     GUILD_ID,
     Permission,
 )
+from .rest import Callback
 from .routes import ApiError, ApiRequest, Call, UploadedFile
 from .state import InteractionRecord
 
@@ -65,6 +66,7 @@ __all__ = [
     "ApiError",
     "ApiRequest",
     "Call",
+    "Callback",
     "Connection",
     "Dispatch",
     "FakeDiscord",

@@ -9,6 +9,7 @@ gateway the way Discord echoes them (MESSAGE_CREATE for its own messages, …) t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from enum import IntEnum
 from typing import Any
 
 from . import payloads as p
@@ -30,30 +31,33 @@ CANNOT_DM = (403, 50007, "Cannot send messages to this user")
 CANNOT_EDIT_OTHERS = (403, 50005, "Cannot edit a message authored by another user")
 ALREADY_ACKNOWLEDGED = (400, 40060, "Interaction has already been acknowledged.")
 
-# Interaction callback types.
-PONG, MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE, AUTOCOMPLETE, MODAL = (
-    1,
-    4,
-    5,
-    6,
-    7,
-    8,
-    9,
-)
-#: Which callback types answer which interaction types (PING, command, component,
-#: autocomplete, modal submit).
+
+class Callback(IntEnum):
+    """Interaction callback types (``type`` of ``POST /interactions/{id}/{token}/callback``)."""
+
+    PONG = 1
+    MESSAGE = 4
+    DEFERRED_MESSAGE = 5
+    DEFERRED_UPDATE = 6
+    UPDATE_MESSAGE = 7
+    AUTOCOMPLETE = 8
+    MODAL = 9
+
+
+_T, _C = p.InteractionType, Callback
+#: Which callbacks may answer which interaction type.
 _CALLBACKS_FOR = {
-    p.InteractionType.PING: {PONG},
-    p.InteractionType.APPLICATION_COMMAND: {MESSAGE, DEFERRED_MESSAGE, MODAL},
-    p.InteractionType.MESSAGE_COMPONENT: {
-        MESSAGE,
-        DEFERRED_MESSAGE,
-        DEFERRED_UPDATE,
-        UPDATE_MESSAGE,
-        MODAL,
+    _T.PING: {_C.PONG},
+    _T.APPLICATION_COMMAND: {_C.MESSAGE, _C.DEFERRED_MESSAGE, _C.MODAL},
+    _T.MESSAGE_COMPONENT: {
+        _C.MESSAGE,
+        _C.DEFERRED_MESSAGE,
+        _C.DEFERRED_UPDATE,
+        _C.UPDATE_MESSAGE,
+        _C.MODAL,
     },
-    p.InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE: {AUTOCOMPLETE},
-    p.InteractionType.MODAL_SUBMIT: {MESSAGE, DEFERRED_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE},
+    _T.APPLICATION_COMMAND_AUTOCOMPLETE: {_C.AUTOCOMPLETE},
+    _T.MODAL_SUBMIT: {_C.MESSAGE, _C.DEFERRED_MESSAGE, _C.DEFERRED_UPDATE, _C.UPDATE_MESSAGE},
 }
 
 
@@ -447,29 +451,29 @@ class RestApi:
             )
         data = r.body.get("data") if isinstance(r.body.get("data"), dict) else {}
         message: dict[str, Any] | None = None
-        if kind == MESSAGE:
+        if kind == Callback.MESSAGE:
             validation.check_message(data, files=len(r.files))
             message = self._interaction_message(record, data, r)
             self._store_interaction_message(message)
             record.original_id = message["id"]
-        elif kind == DEFERRED_MESSAGE:
+        elif kind == Callback.DEFERRED_MESSAGE:
             message = self._interaction_message(
                 record, {"flags": data.get("flags")}, r, loading=True
             )
             self._store_interaction_message(message)
             record.original_id, record.loading = message["id"], True
-        elif kind in (DEFERRED_UPDATE, UPDATE_MESSAGE):
+        elif kind in (Callback.DEFERRED_UPDATE, Callback.UPDATE_MESSAGE):
             message = self._component_message(record)
             record.original_id = message["id"]
-            if kind == UPDATE_MESSAGE:
+            if kind == Callback.UPDATE_MESSAGE:
                 validation.check_message(data, files=len(r.files), edit=True)
                 self.world.edit(message, data, r.files)
                 self.echo_message("MESSAGE_UPDATE", message)
             else:
                 message = None
-        elif kind == AUTOCOMPLETE:
+        elif kind == Callback.AUTOCOMPLETE:
             validation.check_autocomplete(data)
-        elif kind == MODAL:
+        elif kind == Callback.MODAL:
             validation.check_modal(data)
         record.response_type = kind
         if not _truthy(r.query.get("with_response")):
