@@ -4,11 +4,11 @@
 
     @pytest.mark.anyio
     async def test_command(fake_discord: FakeDiscord) -> None:
-        client = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.05)
-        ...  # register on_interaction; asyncio.create_task(client.start(BOT_TOKEN))
+        client = MyBot(intents=discord.Intents.default(), guild_ready_timeout=0.05)
+        await client.login(BOT_TOKEN)
+        runner = asyncio.create_task(client.connect())
         await client.wait_until_ready()
-        payload = payloads.slash_command("feedback", "dark mode please")
-        fake_discord.dispatch("INTERACTION_CREATE", payload)
+        fake_discord.dispatch("INTERACTION_CREATE", payloads.slash_command("feedback", "hi"))
         (callback,) = await fake_discord.wait_for_async(INTERACTION_CALLBACK)
 
 See README.md in this directory for the controls.

@@ -504,7 +504,11 @@ def message_create(
 
 
 def attachment(
-    filename: str, size: int, *, content_type: str | None = None, attachment_id: Snowflake = 0
+    filename: str,
+    size: int,
+    *,
+    content_type: str | None = None,
+    attachment_id: Snowflake | None = None,
 ) -> dict[str, Any]:
     """An attachment object as a stored message carries it."""
     aid = str(attachment_id or snowflake())
