@@ -16,7 +16,9 @@ class Chat:
         self.app = app
         self.out: list[dict[str, Any]] = []
         self.session = ConsoleSession(
-            app, lambda line: self.out.append(json.loads(line)), as_json=True,
+            app,
+            lambda line: self.out.append(json.loads(line)),
+            as_json=True,
             workspace=workspace,
         )
 

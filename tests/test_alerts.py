@@ -86,8 +86,12 @@ def test_parse_rule_defaults_and_errors():
     with pytest.raises(RuleError, match="counter"):
         parse_rule({"kind": "counter_guard", "metric": "wat"})
     with pytest.raises(RuleError, match="unique"):
-        parse_rules([{"kind": "anomaly", "metric": "a", "name": "n"},
-                     {"kind": "milestone", "metric": "a", "name": "n"}])
+        parse_rules(
+            [
+                {"kind": "anomaly", "metric": "a", "name": "n"},
+                {"kind": "milestone", "metric": "a", "name": "n"},
+            ]
+        )
 
 
 def test_default_rules():
@@ -122,8 +126,13 @@ def test_threshold_sustained_breach_fires_once_and_recovers_once():
 
 def test_threshold_drop_below_trailing_baseline():
     values = [100.0] * 60 + [85.0] * 10 + [100.0] * 10
-    rule = ThresholdRule(name="drop", metric="m", drop_pct=10, baseline=timedelta(days=2),
-                         duration=timedelta(hours=3))
+    rule = ThresholdRule(
+        name="drop",
+        metric="m",
+        drop_pct=10,
+        baseline=timedelta(days=2),
+        duration=timedelta(hours=3),
+    )
     eps = backtest(series(values), [rule])
     assert [(e.start, e.end) for e in eps] == [(T0 + 63 * HOUR, T0 + 70 * HOUR)]
     assert eps[0].direction == "down"
@@ -178,8 +187,9 @@ def test_anomaly_level_shift_is_one_episode():
 
 def test_milestone_once_per_cooldown_and_not_before_min_history():
     values = np.arange(100, 160, dtype=float)  # a new all-time high every day
-    rule = MilestoneRule(name="ath", metric="m", min_history=timedelta(days=28),
-                         cooldown=timedelta(days=7))
+    rule = MilestoneRule(
+        name="ath", metric="m", min_history=timedelta(days=28), cooldown=timedelta(days=7)
+    )
     eps = backtest(series(values, step=DAY), [rule])
     assert [e.start for e in eps] == [T0 + d * DAY for d in (28, 35, 42, 49, 56)]
     assert all(e.instant and e.end == e.start for e in eps)
@@ -188,8 +198,14 @@ def test_milestone_once_per_cooldown_and_not_before_min_history():
     eps2 = backtest(series(flat, step=DAY), [rule])
     assert all(e.start <= T0 + 39 * DAY for e in eps2)
     # round numbers only
-    rnd = MilestoneRule(name="ath", metric="m", min_history=timedelta(0), min_points=2,
-                        cooldown=timedelta(0), round_step=25)
+    rnd = MilestoneRule(
+        name="ath",
+        metric="m",
+        min_history=timedelta(0),
+        min_points=2,
+        cooldown=timedelta(0),
+        round_step=25,
+    )
     eps3 = backtest(series(values, step=DAY), [rnd])
     assert [e.peak for e in eps3] == [125.0, 150.0]
     assert eps3[0].detail == "passed 125"
@@ -205,14 +221,19 @@ def test_counter_guard_needs_both_series_and_tolerance():
     ns = series(np.linspace(100, 200, days), step=DAY)
     retention = np.full(days, 0.80)
     retention[25:] = 0.70  # falls 12.5 %
-    rule = CounterGuardRule(name="guard", metric="wat", counter="retention",
-                            bad_direction="down", tolerance_pct=5, window=timedelta(days=7))
+    rule = CounterGuardRule(
+        name="guard",
+        metric="wat",
+        counter="retention",
+        bad_direction="down",
+        tolerance_pct=5,
+        window=timedelta(days=7),
+    )
     data = {"wat": ns, "retention": series(retention, step=DAY)}
     eps = evaluate_rules([rule], data)
     assert [(e.start, e.end) for e in eps] == [(T0 + 25 * DAY, T0 + 32 * DAY)]
     assert "retention" in eps[0].detail
-    loose = CounterGuardRule(name="guard", metric="wat", counter="retention",
-                             tolerance_pct=20)
+    loose = CounterGuardRule(name="guard", metric="wat", counter="retention", tolerance_pct=20)
     assert evaluate_rules([loose], data) == []
     with pytest.raises(RuleError, match="retention"):
         evaluate_rules([rule], {"wat": ns})
@@ -266,11 +287,13 @@ def test_snooze_suppresses_notifications_but_keeps_episode():
     rule = ThresholdRule(name="low", metric="m", below=90)
     eps = backtest(series(values), [rule])
     assert len(eps) == 1
-    muted = plan_notifications([], eps, now=T0 + 48 * HOUR,
-                               mutes=[Mute("low", until=T0 + 30 * HOUR)])
+    muted = plan_notifications(
+        [], eps, now=T0 + 48 * HOUR, mutes=[Mute("low", until=T0 + 30 * HOUR)]
+    )
     assert [(n.event, n.suppressed) for n in muted] == [("alert", True), ("recovery", True)]
-    other = plan_notifications([], eps, now=T0 + 48 * HOUR,
-                               mutes=[Mute("other", until=T0 + 99 * HOUR)])
+    other = plan_notifications(
+        [], eps, now=T0 + 48 * HOUR, mutes=[Mute("other", until=T0 + 99 * HOUR)]
+    )
     assert [(n.event, n.suppressed) for n in other] == [("alert", False), ("recovery", False)]
     quiet = plan_notifications([], eps, now=T0 + 48 * HOUR, quiet_before=T0 + 40 * HOUR)
     assert all(n.suppressed for n in quiet)
@@ -317,19 +340,25 @@ def test_backtest_cli_rules_toml_and_rule_filter(tmp_path, capsys):
     csv = tmp_path / "s.csv"
     _write_csv(csv, series([100.0] * 30 + [10.0] * 10 + [100.0] * 5), header=False)
     toml = tmp_path / "alerts.toml"
-    toml.write_text('[[alerts]]\nname = "low"\nkind = "threshold"\nmetric = "m"\nbelow = 50\n'
-                    'duration = "2h"\n\n[[alerts]]\nname = "weird"\nkind = "anomaly"\n'
-                    'metric = "m"\n')
-    assert backtest_main(["--csv", str(csv), "--rules-toml", str(toml), "--rule", "low",
-                          "--json"]) == 0
+    toml.write_text(
+        '[[alerts]]\nname = "low"\nkind = "threshold"\nmetric = "m"\nbelow = 50\n'
+        'duration = "2h"\n\n[[alerts]]\nname = "weird"\nkind = "anomaly"\n'
+        'metric = "m"\n'
+    )
+    assert (
+        backtest_main(["--csv", str(csv), "--rules-toml", str(toml), "--rule", "low", "--json"])
+        == 0
+    )
     eps = json.loads(capsys.readouterr().out)["episodes"]
     assert [(e["rule"], e["start"]) for e in eps] == [("low", (T0 + 32 * HOUR).isoformat())]
 
 
 def test_bad_csv_rows_named_by_line_number(tmp_path, capsys):
     csv = tmp_path / "bad.csv"
-    csv.write_text("timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 01:00:00,abc\n"
-                   "2024-01-01 02:00:00,3\nyesterday,4\n2024-01-01 04:00:00\n")
+    csv.write_text(
+        "timestamp,value\n2024-01-01 00:00:00,1\n2024-01-01 01:00:00,abc\n"
+        "2024-01-01 02:00:00,3\nyesterday,4\n2024-01-01 04:00:00\n"
+    )
     with pytest.raises(CsvError) as err:
         load_csv(csv)
     assert [n for n, _ in err.value.problems] == [3, 5, 6]
@@ -346,8 +375,10 @@ def test_load_csv_formats():
 
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "x.csv"
-        p.write_text("2024-01-01T02:00:00Z,2\n2024-01-01 00:00:00,1\n1704070800,1.5\n"
-                     "2024-01-01T03:00:00+01:00,9\n")
+        p.write_text(
+            "2024-01-01T02:00:00Z,2\n2024-01-01 00:00:00,1\n1704070800,1.5\n"
+            "2024-01-01T03:00:00+01:00,9\n"
+        )
         rows = load_csv(p)
     assert [t.hour for t, _ in rows] == [0, 1, 2]  # sorted; 03:00+01:00 replaced 02:00Z
     assert [v for _, v in rows] == [1.0, 1.5, 9.0]

@@ -21,8 +21,14 @@ def test_feedback_logs_numbered_items_with_the_caller_as_requester(chat: Chat) -
     chat.as_("ana")
     first = chat.reply("/feedback dark mode for the editor")
     assert first["kind"] == "item_created" and first["private"] is False
-    assert first["card"] == {"number": 1, "text": "dark mode for the editor", "status": "new",
-                             "demand": 1, "tags": [], "merged_into": None}
+    assert first["card"] == {
+        "number": 1,
+        "text": "dark mode for the editor",
+        "status": "new",
+        "demand": 1,
+        "tags": [],
+        "merged_into": None,
+    }
     assert chat.reply("/feedback export to PDF")["card"]["number"] == 2
     assert "Requested by: ana" in chat.text("/feedback show #1")
 
@@ -215,8 +221,24 @@ def test_link_mute_and_help(chat: Chat) -> None:
     assert chat.text("/feedback mute") == "You won't get ship notices by DM (no change)."
     assert chat.text("/feedback unmute") == "You will get ship notices by DM."
     help_text = chat.text("/feedback help")
-    for word in ("vote #N", "top", "list", "search", "show #N", "who #N", "merge", "unmerge",
-                 "status", "ship", "tag", "link", "mute", "connect", "board join", "export"):
+    for word in (
+        "vote #N",
+        "top",
+        "list",
+        "search",
+        "show #N",
+        "who #N",
+        "merge",
+        "unmerge",
+        "status",
+        "ship",
+        "tag",
+        "link",
+        "mute",
+        "connect",
+        "board join",
+        "export",
+    ):
         assert word in help_text
 
 
@@ -272,8 +294,9 @@ def test_a_display_name_with_a_ping_is_not_echoed(chat: Chat) -> None:
 def test_export_replies_with_a_csv_file(chat: Chat) -> None:
     chat.as_("ana").say("/feedback one")
     reply = chat.as_("pm", admin=True).reply("/feedback export")
-    assert reply["attachments"] == [{"filename": "feedback.csv", "mime": "text/csv",
-                                     "bytes": reply["attachments"][0]["bytes"]}]
+    assert reply["attachments"] == [
+        {"filename": "feedback.csv", "mime": "text/csv", "bytes": reply["attachments"][0]["bytes"]}
+    ]
     assert reply["text"] == "The board as CSV: 1 items."
 
 

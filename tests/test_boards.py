@@ -17,7 +17,8 @@ def test_two_boards_never_see_each_others_items_votes_or_numbers(app: Lodestar) 
     acme.say("/feedback vote #1")
     assert globex.reply("/feedback show #1")["card"]["demand"] == 1
     assert [c["text"] for c in acme.reply("/feedback search dark")["items"]] == [
-        "acme wants dark mode"]
+        "acme wants dark mode"
+    ]
     captured = acme.say("/feedback dark mode please")
     (suggested,) = [r for r in captured if r["kind"] == "suggestions"]
     assert suggested["suggestions"] == [1]  # never globex's "dark mode too"
@@ -30,8 +31,7 @@ def test_a_joined_workspace_shares_the_board_numbered_together(app: Lodestar) ->
     discord.as_("zed").say("/feedback community wants a public roadmap")
     code = slack.as_("pm", admin=True).reply("/feedback board join")["code"]
     joined = discord.as_("mod", admin=True).reply(f"/feedback board join {code}")
-    assert joined["text"] == (
-        "This workspace now shares acme-slack's board. Your item is now #2.")
+    assert joined["text"] == ("This workspace now shares acme-slack's board. Your item is now #2.")
     assert discord.reply("/feedback show #2")["card"]["text"] == "community wants a public roadmap"
     assert discord.as_("zed").say("/feedback community wants SSO")[0]["card"]["number"] == 3
     assert [c["number"] for c in slack.reply("/feedback list")["items"]] == [1, 2, 3]
@@ -57,8 +57,9 @@ def test_a_connected_person_counts_once_on_a_shared_board(app: Lodestar) -> None
     mine = slack.as_("ana").reply("/feedback connect")
     assert mine["private"] is True
     done = discord.as_("ana-d").reply(f"/feedback connect {mine['code']}")
-    assert done["text"] == ("Connected: you and your console (acme-slack) account now count "
-                            "as one person.")
+    assert done["text"] == (
+        "Connected: you and your console (acme-slack) account now count as one person."
+    )
     assert slack.reply("/feedback show #1")["card"]["demand"] == 1
     assert slack.reply("/feedback who #1")["people"] == ["ana"]
     # Still one vote per person: voting from the Slack side changes nothing.
@@ -78,7 +79,8 @@ def test_connecting_folds_duplicate_votes_into_one(app: Lodestar) -> None:
     view = app.board.show(Caller("console", "one", "kim", "kim"), 1)
     assert (view.votes, view.demand) == (1, 2)
     assert "already yours" in a.as_("kim").text(
-        "/feedback connect " + a.reply("/feedback connect")["code"])
+        "/feedback connect " + a.reply("/feedback connect")["code"]
+    )
 
 
 def test_another_process_sees_items_a_join_brought_in(app: Lodestar, database) -> None:  # type: ignore[no-untyped-def]

@@ -448,4 +448,5 @@ def test_a_spreadsheet_csv_with_a_bom_imports(tmp_path: Path) -> None:
 
 def test_an_absurd_snooze_is_a_sentence_not_a_crash(chat: Chat) -> None:
     assert chat.text("/nsm alerts mute tickets-high 99999999999d") == (
-        "“99999999999d” is not a duration: write it like 90m, 24h or 2d.")
+        "“99999999999d” is not a duration: write it like 90m, 24h or 2d."
+    )

@@ -1,0 +1,156 @@
+"""What every local stand-in of a chat platform needs: a server on its own thread, and waiting.
+
+An aiohttp application served on 127.0.0.1 from a daemon thread with its own event loop serves
+sync and async tests alike; :class:`Notifier` lets either kind of test wait until the recorded
+state satisfies a predicate, without polling and without blocking a running event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+T = TypeVar("T")
+
+
+class Notifier:
+    """Lets sync threads and coroutines on any loop wait until a predicate over state holds."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def notify(self) -> None:
+        """Wake every waiter so it re-checks its predicate. Never call it holding a lock that
+        a predicate takes: a blocking waiter runs its predicate holding this notifier."""
+        with self._cond:
+            self._cond.notify_all()
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):  # loop closed meanwhile
+                loop.call_soon_threadsafe(event.set)
+
+    def wait(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until `predicate()` is true; False on timeout. Not from a running event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "blocking wait inside a running event loop would stall it; "
+                "use the *_async variant (await fake.wait_for_async(...))"
+            )
+        with self._cond:
+            return self._cond.wait_for(predicate, timeout)
+
+    async def wait_async(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Await until `predicate()` is true without blocking the loop; False on timeout."""
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+        entry = (loop, event)
+        with self._cond:
+            self._waiters.add(entry)
+        try:
+            deadline = loop.time() + timeout
+            while True:
+                event.clear()
+                if predicate():
+                    return True
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
+        finally:
+            with self._cond:
+                self._waiters.discard(entry)
+
+
+class BackgroundServer:
+    """An aiohttp application served on 127.0.0.1:<free port> from a daemon thread."""
+
+    def __init__(self, app_factory: Callable[[], web.Application], name: str) -> None:
+        self._app_factory = app_factory
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The server's event loop (only valid while started)."""
+        if self._loop is None:
+            raise RuntimeError(f"{self._name} is not started")
+        return self._loop
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        async def setup() -> None:
+            self._runner = web.AppRunner(self._app_factory(), access_log=None, shutdown_timeout=0.5)
+            await self._runner.setup()
+            await web.SockSite(self._runner, sock).start()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(setup())
+            except BaseException as e:  # surfaced to start()
+                errors.append(e)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name=self._name, daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if errors:
+            self._thread.join()
+            self._thread = self._loop = None
+            raise errors[0]
+
+    def stop(self) -> None:
+        if self._thread is None or self._loop is None:
+            return
+        loop, thread = self._loop, self._thread
+        if self._runner is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        self._thread = self._loop = self._runner = None
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule `coro` on the server loop (thread-safe); returns a concurrent future."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+
+__all__ = ["BackgroundServer", "Notifier"]
