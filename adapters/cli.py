@@ -25,6 +25,8 @@ app.add_typer(export_app, name="export")
 app.add_typer(admins_app, name="admins")
 serve_app = typer.Typer(help="Serve a chat platform.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
+discord_app = typer.Typer(help="Setting up Discord.", no_args_is_help=True)
+app.add_typer(discord_app, name="discord")
 nsm_app = typer.Typer(help="The North Star Metric.", no_args_is_help=True)
 metrics_app = typer.Typer(help="Metric values.", no_args_is_help=True)
 events_app = typer.Typer(help="Raw product events.", no_args_is_help=True)
@@ -417,6 +419,44 @@ def serve_slack(
     from adapters.slack.server import serve
 
     serve(port=port, socket_mode=socket_mode, db=db)
+
+
+@serve_app.command("discord")
+def serve_discord(db: DbOption = None) -> None:
+    """Serve Discord over the gateway with DISCORD_TOKEN: /feedback, /nsm, 💡, 👍, buttons."""
+    from adapters.discord.serve import serve
+
+    serve(db=db)
+
+
+@discord_app.command("invite-url")
+def discord_invite_url(
+    application_id: Annotated[
+        int | None,
+        typer.Option(
+            help="The application's id (default: $DISCORD_APPLICATION_ID, else "
+            "read from $DISCORD_TOKEN)."
+        ),
+    ] = None,
+    guild: Annotated[int | None, typer.Option(help="Preselect this server.")] = None,
+) -> None:
+    """The link that adds Lodestar to a server, with the scopes and permissions it needs."""
+    from adapters.discord.invite import application_id_of, invite_url
+
+    found = application_id or _env_int("DISCORD_APPLICATION_ID")
+    if found is None and os.environ.get("DISCORD_TOKEN"):
+        found = application_id_of(os.environ["DISCORD_TOKEN"])
+    if found is None:
+        raise _fail(
+            "Give --application-id (the Developer Portal › your application › General "
+            "Information › Application ID), or set DISCORD_TOKEN."
+        )
+    typer.echo(invite_url(found, guild))
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdecimal() else None
 
 
 def main() -> None:

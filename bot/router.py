@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot import emoji
+from bot.completion import Completion, complete
 from bot.context import Caller, ChatMessage
 from bot.errors import UserError
 from bot.export import to_csv
@@ -31,7 +32,7 @@ from bot.text import clean, defang
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FEEDBACK_FORM", "CommandHandler", "Home", "Router"]
+__all__ = ["FEEDBACK_FORM", "CommandHandler", "Completion", "Home", "Router"]
 
 
 class CommandHandler(Protocol):
@@ -155,6 +156,27 @@ class Router:
             replies = self.command(caller, "nsm", "")
             north_star = "\n".join(r.text for r in replies) or None
         return Home(self.board.top(caller, top), asked, voted, north_star)
+
+    def complete(self, caller: Caller, command: str, text: str) -> list[Completion]:
+        """Suggestions while ``/command text`` is being typed; never an error."""
+        try:
+            caller = _clean_caller(caller)
+            return complete(command, clean(text), caller, self._open_items, self.metric_keys)
+        except Exception:
+            log.exception("completion failed")
+            return []
+
+    def _open_items(self, caller: Caller, typed: str) -> list[ItemView]:
+        if not typed:
+            return self.board.top(caller, 25)
+        if typed.isdecimal() and typed.isascii():
+            found = [v for v in self.board.top(caller, 50) if str(v.number).startswith(typed)]
+            try:
+                exact = self.board.show(caller, int(typed))
+            except UserError:
+                return found
+            return [exact, *(v for v in found if v.number != exact.number)]
+        return self.board.search(caller, tuple(typed.split()))
 
     def _guard(self, call: Callable[[], list[Reply]]) -> list[Reply]:
         try:

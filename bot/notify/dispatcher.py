@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.clock import Clock
-from bot.notify.ports import ChannelPost, Messenger, Recipient
+from bot.notify.ports import ChannelPost, Messenger, Recipient, Undeliverable
 from bot.replies import Reply, public
 from bot.text import quote
 from storage.models import OutboxMessage
@@ -79,6 +79,13 @@ class Dispatcher:
                 await messenger.send_direct(to, reply)
             else:
                 await messenger.send_to_channel(to, reply)
+        except Undeliverable as exc:  # never will be: record it, do not retry
+            log.info("outbox %s cannot be delivered: %s", message.id, exc)
+            with self.db.uow() as uow:
+                uow.outbox.finish(message.id, "failed", self.clock.now(), f"undeliverable: {exc}")
+                uow.commit()
+            report.failed += 1
+            return
         except Exception as exc:  # a platform error: retry later, never stop the rest
             log.warning("delivery of outbox %s failed: %s", message.id, exc)
             report.errors.append(f"{message.dedupe_key}: {exc}")

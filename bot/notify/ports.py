@@ -8,6 +8,11 @@ from typing import Protocol
 from bot.replies import Reply
 
 
+class Undeliverable(Exception):
+    """A notice that can never be delivered (the person blocks DMs, left, is a bot):
+    recorded as failed at once, never retried."""
+
+
 @dataclass(frozen=True)
 class Recipient:
     platform: str
@@ -28,7 +33,8 @@ class Messenger(Protocol):
     platform: str
 
     async def send_direct(self, to: Recipient, reply: Reply) -> None:
-        """Deliver privately to one person; raise to have it retried later."""
+        """Deliver privately to one person; raise to have it retried later, or
+        ``Undeliverable`` when it never can be."""
 
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
         """Post in a channel or a thread; raise to have it retried later."""

@@ -24,7 +24,7 @@ from aiohttp import web
 from tests.background_server import BackgroundServer, Notifier
 
 from . import payloads as p
-from .gateway import Dispatch, Gateway, Op, ReceivedOp, Session
+from .gateway import Dispatch, Gateway, Intent, Op, ReceivedOp, Session
 from .mentions import Pings, pings
 from .ratelimits import Denial, Injected, RateLimiter, Simulated, Window, server_error
 from .ratelimits import too_many_requests as _too_many_requests
@@ -278,6 +278,11 @@ class FakeDiscord:
     def _echo(self, event: str, data: dict[str, Any]) -> None:
         if self.echo:
             self.gateway.dispatch(event, data)
+
+    def _content_allowed(self) -> bool:
+        """Whether the app identified with the Message Content intent (or has not yet)."""
+        identified = [i["intents"] for i in self.identifies]
+        return not identified or bool(identified[-1] & Intent.MESSAGE_CONTENT)
 
     def drop_connection(
         self, shard: int | None = None, code: int = 4000, reason: str = "dropped by test"
@@ -637,7 +642,7 @@ class FakeDiscord:
             application_object(self.application_id, self.application_flags, 0), p.bot_user()
         )
         self._builtin = RouteTable()
-        RestApi(world, self._echo, self._gateway_bot).install(self._builtin)
+        RestApi(world, self._echo, self._gateway_bot, self._content_allowed).install(self._builtin)
         if self.default_guild:
             world.add_guild(p.default_guild())
             gid = str(p.GUILD_ID)

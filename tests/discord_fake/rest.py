@@ -79,10 +79,12 @@ class RestApi:
         world: World,
         emit: Emit,
         gateway_bot: Callable[[], dict[str, Any]],
+        content_allowed: Callable[[], bool] = lambda: True,
     ) -> None:
         self.world = world
         self._emit = emit
         self._gateway_bot = gateway_bot
+        self._content_allowed = content_allowed
 
     def install(self, table: RouteTable) -> None:
         w = self.world
@@ -122,7 +124,7 @@ class RestApi:
             ("POST", "/channels/{channel_id}/typing", self._typing),
             ("GET", "/channels/{channel_id}/messages", self._history),
             ("POST", "/channels/{channel_id}/messages", self._create_message),
-            ("GET", msg, lambda r: w.message(r.params["channel_id"], r.params["message_id"])),
+            ("GET", msg, self._get_message),
             ("PATCH", msg, self._edit_message),
             ("DELETE", msg, self._delete_message),
             ("PUT", f"{msg}/reactions/{{emoji}}/@me", self._add_reaction),
@@ -168,6 +170,19 @@ class RestApi:
         self._emit("MESSAGE_DELETE", data)
 
     # --- users, guilds, channels --------------------------------------------------------------
+
+    def _get_message(self, r: ApiRequest) -> dict[str, Any]:
+        """A message as the app may see it: without the Message Content intent, a guild
+        message's content is empty unless the bot wrote it or is mentioned (REST too)."""
+        message = self.world.message(r.params["channel_id"], r.params["message_id"])
+        if self._content_allowed() or not message.get("guild_id"):
+            return message
+        bot_id = self.world.bot["id"]
+        author = (message.get("author") or {}).get("id")
+        mentioned = any(str(m.get("id")) == bot_id for m in message.get("mentions") or ())
+        if author == bot_id or mentioned:
+            return message
+        return {**message, "content": "", "embeds": [], "attachments": [], "components": []}
 
     def _my_guilds(self, r: ApiRequest) -> list[dict[str, Any]]:
         return [

@@ -1,0 +1,79 @@
+"""Delivers outbox notices on Discord: DMs, replies to captured messages,
+announcements, images as attachments.
+
+discord.py waits out 429s itself (its own buckets and Retry-After) and retries
+5xx a few times; anything it finally raises goes back to the dispatcher, which
+retries that one notice later and carries on. A person who cannot be messaged
+(DMs closed, unknown user) is ``Undeliverable``: recorded, never retried.
+"""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from adapters.discord import render
+from bot.notify.ports import ChannelPost, Recipient, Undeliverable
+from bot.replies import Reply
+
+PLATFORM = "discord"
+#: Discord's codes for "this can never be delivered" (until someone changes something).
+_NEVER = {
+    50007: "they do not accept DMs",
+    10013: "unknown user",
+    50033: "invalid recipient",
+    10003: "unknown channel",
+    50001: "Lodestar cannot see that channel",
+    50013: "Lodestar may not post in that channel",
+}
+_CHANNEL_MENTION = re.compile(r"<#([0-9]{15,21})>")
+
+
+def channel_id(client: discord.Client, guild_id: str, channel: str) -> int | None:
+    """``<#123>`` or ``123`` → 123; a name → that text channel of the guild (or None)."""
+    channel = channel.strip()
+    match = _CHANNEL_MENTION.fullmatch(channel)
+    if match:
+        return int(match.group(1))
+    if channel.isdecimal() and channel.isascii():
+        return int(channel)
+    guild = client.get_guild(int(guild_id)) if guild_id.isdecimal() else None
+    if guild is None:
+        return None
+    found = discord.utils.get(guild.text_channels, name=channel.lstrip("#").lower())
+    return None if found is None else found.id
+
+
+class DiscordMessenger:
+    platform = PLATFORM
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    async def send_direct(self, to: Recipient, reply: Reply) -> None:
+        try:
+            dm = await self.client.http.start_private_message(int(to.user))
+            channel = self.client.get_partial_messageable(int(dm["id"]))
+            await channel.send(**render.message([reply]))
+        except (discord.Forbidden, discord.NotFound) as error:
+            if error.code in _NEVER:
+                raise Undeliverable(_NEVER[error.code]) from error
+            raise
+
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
+        found = channel_id(self.client, to.workspace, to.channel)
+        if found is None:
+            raise Undeliverable(f"there is no channel {to.channel!r} in this server")
+        channel = self.client.get_partial_messageable(found)
+        body = render.reply_message(reply)
+        if to.thread:
+            body["reference"] = discord.MessageReference(
+                message_id=int(to.thread), channel_id=found, fail_if_not_exists=False
+            )
+        try:
+            await channel.send(**body)
+        except (discord.Forbidden, discord.NotFound) as error:
+            if error.code in _NEVER:
+                raise Undeliverable(_NEVER[error.code]) from error
+            raise
