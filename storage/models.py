@@ -253,6 +253,10 @@ class OutboxMessage(Base):
     """A notice to deliver, written in the transaction that caused it.
 
     ``dedupe_key`` is unique per board, so a repeated cause never queues twice.
+    ``state`` goes queued → sending → sent, or failed (with ``attempts`` and
+    ``last_error``), or skipped (muted). While sending, ``owner`` is the dispatcher
+    holding it and ``not_before`` the end of its lease; while queued, ``not_before``
+    is when to try next.
     """
 
     __tablename__ = "outbox"
@@ -266,12 +270,25 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200))
     job: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]]
-    state: Mapped[str] = mapped_column(String(12), default="pending")
+    state: Mapped[str] = mapped_column(String(12), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime]
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(120))
+
+
+class DispatcherBeat(Base):
+    """A running dispatcher (scheduler or adapter process) and when it last said so."""
+
+    __tablename__ = "dispatchers"
+
+    owner: Mapped[str] = mapped_column(String(120), primary_key=True)
+    host: Mapped[str] = mapped_column(String(100))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    beat_at: Mapped[datetime]
 
 
 class Setting(Base):

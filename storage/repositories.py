@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from storage.models import (
     Backer,
     Board,
+    DispatcherBeat,
     Handshake,
     Identity,
     Item,
@@ -237,7 +238,7 @@ class PeopleRepository:
         """Undelivered ship DMs to the absorbed person go to the kept one, once."""
         pending = self.session.scalars(
             select(OutboxMessage).where(
-                OutboxMessage.job == "ship_notice", OutboxMessage.state == "pending"
+                OutboxMessage.job == "ship_notice", OutboxMessage.state == "queued"
             )
         ).all()
         for message in pending:
@@ -664,13 +665,16 @@ class BoardRepository:
 
 
 class OutboxRepository:
+    """The outbox's rows and the dispatchers' heartbeats."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def enqueue(
         self, board_id: int, dedupe_key: str, job: str, payload: dict[str, Any], now: datetime
     ) -> bool:
-        """Queue a notice unless one with this key exists; True when queued now."""
+        """Queue a notice unless one with this key exists; True when queued now. The
+        unique key is the claim: two schedulers racing for one post queue it once."""
         inserted = self.session.execute(
             dialect_insert(self.session.get_bind().dialect.name, OutboxMessage)
             .values(
@@ -678,7 +682,7 @@ class OutboxRepository:
                 dedupe_key=dedupe_key,
                 job=job,
                 payload=payload,
-                state="pending",
+                state="queued",
                 attempts=0,
                 not_before=now,
                 created_at=now,
@@ -688,13 +692,24 @@ class OutboxRepository:
         ).first()
         return inserted is not None
 
-    def due(self, now: datetime, limit: int, after_id: int = 0) -> list[OutboxMessage]:
+    def due(
+        self, now: datetime, limit: int, after_id: int = 0, dead: Sequence[str] = ()
+    ) -> list[OutboxMessage]:
+        """Queued notices whose time has come, and notices left sending by a dispatcher
+        whose lease ran out or who is known to be dead."""
+        taken_back = OutboxMessage.state == "sending"
+        if dead:
+            taken_back = taken_back & (
+                (OutboxMessage.not_before <= now) | OutboxMessage.owner.in_(list(dead))
+            )
+        else:
+            taken_back = taken_back & (OutboxMessage.not_before <= now)
         return list(
             self.session.scalars(
                 select(OutboxMessage)
                 .where(
-                    OutboxMessage.state.in_(("pending", "sending")),
-                    OutboxMessage.not_before <= now,
+                    ((OutboxMessage.state == "queued") & (OutboxMessage.not_before <= now))
+                    | taken_back,
                     OutboxMessage.id > after_id,
                 )
                 .order_by(OutboxMessage.id)
@@ -702,8 +717,8 @@ class OutboxRepository:
             )
         )
 
-    def claim(self, message: OutboxMessage, lease_until: datetime) -> bool:
-        """Take a message for delivery; False when another dispatcher has it."""
+    def claim(self, message: OutboxMessage, owner: str, lease_until: datetime) -> bool:
+        """Take a message for delivery; False when another dispatcher took it first."""
         claimed = self.session.execute(
             update(OutboxMessage)
             .where(
@@ -711,7 +726,12 @@ class OutboxRepository:
                 OutboxMessage.state == message.state,
                 OutboxMessage.attempts == message.attempts,
             )
-            .values(state="sending", not_before=lease_until, attempts=OutboxMessage.attempts + 1)
+            .values(
+                state="sending",
+                owner=owner,
+                not_before=lease_until,
+                attempts=OutboxMessage.attempts + 1,
+            )
             .returning(OutboxMessage.id)
         ).first()
         return claimed is not None
@@ -720,18 +740,56 @@ class OutboxRepository:
         self.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id)
-            .values(state=state, done_at=now, last_error=error)
+            .values(state=state, done_at=now, last_error=error, owner=None)
         )
 
-    def retry_later(self, message_id: int, when: datetime, error: str) -> None:
+    def retry_later(
+        self, message_id: int, when: datetime, error: str, *, failed_attempt: bool = True
+    ) -> None:
+        """Back to the queue until ``when``; a wait the platform asked for is not a
+        failed attempt."""
+        attempts = OutboxMessage.attempts if failed_attempt else OutboxMessage.attempts - 1
         self.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id)
-            .values(state="pending", not_before=when, last_error=error)
+            .values(
+                state="queued", not_before=when, last_error=error, owner=None, attempts=attempts
+            )
         )
 
     def counts(self) -> dict[str, int]:
         rows = self.session.execute(
             select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
         )
-        return dict(rows.all())
+        return {state: n for state, n in rows}
+
+    def counts_for(self, board_id: int, key_prefix: str) -> dict[str, int]:
+        """States of one cause's notices (``ship:12:person:``), for admins to see."""
+        escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self.session.execute(
+            select(OutboxMessage.state, func.count())
+            .where(
+                OutboxMessage.board_id == board_id,
+                OutboxMessage.dedupe_key.like(escaped + "%", escape="\\"),
+            )
+            .group_by(OutboxMessage.state)
+        )
+        return {state: n for state, n in rows}
+
+    # -- dispatchers' heartbeats ------------------------------------------------------
+
+    def beat(self, owner: str, host: str, pid: int, now: datetime) -> None:
+        dialect = self.session.get_bind().dialect.name
+        insert_row = dialect_insert(dialect, DispatcherBeat).values(
+            owner=owner, host=host, pid=pid, started_at=now, beat_at=now
+        )
+        self.session.execute(
+            insert_row.on_conflict_do_update(index_elements=["owner"], set_={"beat_at": now})
+        )
+
+    def dispatchers(self) -> list[DispatcherBeat]:
+        return list(self.session.scalars(select(DispatcherBeat)))
+
+    def forget_dispatchers(self, owners: Sequence[str]) -> None:
+        if owners:
+            self.session.execute(delete(DispatcherBeat).where(DispatcherBeat.owner.in_(owners)))

@@ -433,7 +433,7 @@ async def test_an_error_on_one_dm_never_stops_the_rest(slack: Slack) -> None:
     )
     assert delivered == ["D0ALICE", "D0DAVE"]
     with slack.lodestar.db.uow() as uow:
-        assert uow.outbox.counts() == {"sent": 4, "pending": 1}
+        assert uow.outbox.counts() == {"sent": 4, "queued": 1}
 
 
 # -- safety ------------------------------------------------------------------------------------

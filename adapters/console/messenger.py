@@ -25,7 +25,12 @@ class ConsoleMessenger:
 
     async def send_direct(self, to: Recipient, reply: Reply) -> None:
         self._emit(
-            {"job": reply.kind, "to": to.name, "workspace": to.workspace, "text": reply.text},
+            {
+                "job": to.job or reply.kind,
+                "to": to.name,
+                "workspace": to.workspace,
+                "text": reply.text,
+            },
             f"  → DM to {to.name}: {reply.text}",
         )
 
@@ -34,7 +39,7 @@ class ConsoleMessenger:
         where = f"#{to.channel}" + (f" (thread of {thread})" if thread else "")
         self._emit(
             {
-                "job": reply.kind,
+                "job": to.job or reply.kind,
                 "channel": to.channel,
                 "thread": thread,
                 "workspace": to.workspace,

@@ -1,21 +1,40 @@
-"""Delivers the outbox through the adapters' messengers.
+"""Delivers the outbox through the adapters' messengers, each platform at its pace.
 
-A message is claimed (a conditional update with a lease) and committed before it
-is sent, and marked sent right after, each in its own transaction: a crash
-loses nothing, a second dispatcher never takes a message another one holds,
-and only a crash in the instant between send and mark can repeat one.
+A notice's life: *queued* (written in the transaction that caused it, or claimed
+by a scheduled post's key) → *sending* (claimed by one dispatcher, with its name
+and a lease, in a commit of its own) → *sent* (in a commit of its own, right after
+the platform answered), or *failed* (with attempts and the last error), or
+*skipped* (muted). A second dispatcher never takes a notice another one holds.
+
+What "exactly once" can promise. Between the platform's answer and our commit of
+*sent* there is a window of a few milliseconds (``DispatchReport.windows`` measures
+it). A crash inside it leaves a notice that did reach the platform still marked
+*sending*. When it is taken back — once its lease runs out, or at once when its
+owner is provably dead (its process is gone on this host, or its heartbeat
+stopped) — it is *in doubt*: a messenger that can tell (``delivered``: Slack
+finds the notice's key in the message metadata of the conversation; Discord
+de-duplicates sends by a nonce made from the key) keeps it from going out twice.
+A platform that can do neither could show that one notice twice; nothing is ever
+lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.clock import Clock
-from bot.notify.ports import ChannelPost, Messenger, Recipient, Undeliverable
-from bot.replies import Reply, public
+from bot.notify.pacing import Pace, Sleep
+from bot.notify.ports import ChannelPost, Messenger, Recipient, RetryAfter, Undeliverable
+from bot.replies import Kind, Reply, public
 from bot.text import quote
 from storage.models import OutboxMessage
 from storage.uow import Database, UnitOfWork
@@ -25,6 +44,16 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 6
 MUTED = "muted"
+#: A dispatcher that has not beaten for this long is dead: its notices are taken back.
+DEAD_AFTER = timedelta(seconds=60)
+BEAT_EVERY = timedelta(seconds=10)
+#: Sends per second, per workspace, unless told otherwise (under each platform's limit).
+DEFAULT_RATES = {"slack": 10.0, "discord": 40.0}
+#: Notices in flight at once, per dispatcher.
+CONCURRENCY = 16
+
+#: Builds the reply of a scheduled post (digest, weekly chart) from its payload.
+Renderer = Callable[[dict[str, Any]], Reply]
 
 
 @dataclass
@@ -33,83 +62,208 @@ class DispatchReport:
     skipped: int = 0
     retried: int = 0
     failed: int = 0
+    verified: int = 0  # in doubt after a crash, and found already delivered
     errors: list[str] = field(default_factory=list)
+    #: Seconds between a platform's answer and the commit of "sent", per notice.
+    windows: list[float] = field(default_factory=list)
+
+
+def owner_name() -> str:
+    """This process, as the owner of the notices it is sending."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def _alive_here(owner: str) -> bool | None:
+    """Whether an owner on this host still runs (None: it is on another host)."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname()[:60] or not pid.isdecimal():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class Dispatcher:
-    def __init__(self, db: Database, messengers: Mapping[str, Messenger], clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        messengers: Mapping[str, Messenger],
+        clock: Clock,
+        *,
+        renderers: Mapping[str, Renderer] | None = None,
+        rates: Mapping[str, float] | None = None,
+        sleep: Sleep = asyncio.sleep,
+        concurrency: int = CONCURRENCY,
+        owner: str | None = None,
+    ) -> None:
         self.db = db
         self.messengers = messengers
         self.clock = clock
+        self.renderers = dict(renderers or {})
+        self.rates = {**DEFAULT_RATES, **(rates or {})}
+        self.sleep = sleep
+        self.concurrency = concurrency
+        self.owner = owner or owner_name()
+        self._paces: dict[tuple[str, str], Pace] = {}
+        self._beaten: datetime | None = None
 
-    async def run_once(self, limit: int = 200, pages: int = 20) -> DispatchReport:
-        """Deliver what is due, ``limit`` messages a page; pages go on past messages
-        for platforms this process does not serve, so those never hold up the rest."""
+    # -- running ----------------------------------------------------------------------
+
+    async def run_once(self, limit: int = 200, pages: int = 100) -> DispatchReport:
+        """Deliver what is due, ``limit`` notices a page; pages go on past notices for
+        platforms this process does not serve, so those never hold up the rest."""
         report = DispatchReport()
+        self.beat(force=True)
+        dead = self.dead_owners()
         after = 0
+        slots = asyncio.Semaphore(self.concurrency)
+        running: set[asyncio.Task[None]] = set()
         for _ in range(pages):
             with self.db.uow() as uow:
-                due = uow.outbox.due(self.clock.now(), limit, after)
+                due = uow.outbox.due(self.clock.now(), limit, after, dead)
                 uow.commit()
             for message in due:
-                await self._deliver(message, report)
+                claimed = self._claim(message, report)
+                if claimed is None:
+                    continue
+                messenger, to, reply, in_doubt = claimed
+                await self._pace(to).acquire()
+                await slots.acquire()
+                task = asyncio.create_task(
+                    self._send(message, messenger, to, reply, in_doubt, report)
+                )
+                running.add(task)
+                task.add_done_callback(lambda t: (running.discard(t), slots.release()))
+                self.beat()
             if len(due) < limit:
                 break
             after = due[-1].id
+        if running:
+            await asyncio.gather(*running)
         return report
 
-    async def _deliver(self, message: OutboxMessage, report: DispatchReport) -> None:
+    def beat(self, *, force: bool = False) -> None:
+        """Say this dispatcher is alive (at most every ``BEAT_EVERY``)."""
         now = self.clock.now()
+        if not force and self._beaten is not None and now - self._beaten < BEAT_EVERY:
+            return
+        with self.db.uow() as uow:
+            uow.outbox.beat(self.owner, socket.gethostname()[:100], os.getpid(), now)
+            uow.commit()
+        self._beaten = now
+
+    def dead_owners(self) -> list[str]:
+        """Dispatchers that provably stopped: gone from this host, or silent too long."""
+        now = self.clock.now()
+        with self.db.uow() as uow:
+            dead = [
+                d.owner
+                for d in uow.outbox.dispatchers()
+                if d.owner != self.owner
+                and (_alive_here(d.owner) is False or d.beat_at < now - DEAD_AFTER)
+            ]
+            uow.outbox.forget_dispatchers(dead)
+            uow.commit()
+        return dead
+
+    def _pace(self, to: Recipient | ChannelPost) -> Pace:
+        key = (to.platform, to.workspace)
+        pace = self._paces.get(key)
+        if pace is None:
+            rate = self.rates.get(to.platform)
+            pace = Pace(rate or 1e9, self.clock, self.sleep)
+            self._paces[key] = pace
+        return pace
+
+    # -- one notice ---------------------------------------------------------------------
+
+    def _claim(
+        self, message: OutboxMessage, report: DispatchReport
+    ) -> tuple[Messenger, Recipient | ChannelPost, Reply, bool] | None:
+        """Claim a notice for this dispatcher, in a commit of its own."""
+        now = self.clock.now()
+        in_doubt = message.state == "sending"
         with self.db.uow() as uow:
             target = self._target(uow, message)
             if target is None:
-                return  # for a platform this process does not serve: leave it be
-            if not uow.outbox.claim(message, now + LEASE):
-                return
+                return None  # for a platform this process does not serve: leave it be
+            if not uow.outbox.claim(message, self.owner, now + LEASE):
+                return None
             if target is MUTED:
                 uow.outbox.finish(message.id, "skipped", now)
                 uow.commit()
                 report.skipped += 1
-                return
+                return None
             uow.commit()
         assert not isinstance(target, str)
-        messenger, to, reply = target
+        return (*target, in_doubt)
+
+    async def _send(
+        self,
+        message: OutboxMessage,
+        messenger: Messenger,
+        to: Recipient | ChannelPost,
+        reply: Reply,
+        in_doubt: bool,
+        report: DispatchReport,
+    ) -> None:
         try:
+            delivered = getattr(messenger, "delivered", None)
+            if in_doubt and delivered is not None and await delivered(to, reply):
+                self._done(message.id, "sent", None)
+                report.verified += 1
+                return
             if isinstance(to, Recipient):
                 await messenger.send_direct(to, reply)
             else:
                 await messenger.send_to_channel(to, reply)
+            answered = time.perf_counter()
         except Undeliverable as exc:  # never will be: record it, do not retry
             log.info("outbox %s cannot be delivered: %s", message.id, exc)
-            with self.db.uow() as uow:
-                uow.outbox.finish(message.id, "failed", self.clock.now(), f"undeliverable: {exc}")
-                uow.commit()
+            self._done(message.id, "failed", f"undeliverable: {exc}")
             report.failed += 1
+            return
+        except RetryAfter as exc:  # the platform asked to wait: not a failure
+            self._pace(to).slow_down(exc.seconds)
+            with self.db.uow() as uow:
+                when = self.clock.now() + timedelta(seconds=exc.seconds)
+                uow.outbox.retry_later(message.id, when, str(exc), failed_attempt=False)
+                uow.commit()
+            report.retried += 1
             return
         except Exception as exc:  # a platform error: retry later, never stop the rest
             log.warning("delivery of outbox %s failed: %s", message.id, exc)
             report.errors.append(f"{message.dedupe_key}: {exc}")
             with self.db.uow() as uow:
                 if message.attempts + 1 >= MAX_ATTEMPTS:
-                    uow.outbox.finish(message.id, "failed", self.clock.now(), str(exc))
+                    uow.outbox.finish(message.id, "failed", self.clock.now(), str(exc)[:1000])
                     report.failed += 1
                 else:
                     delay = timedelta(seconds=30 * 2**message.attempts)
-                    uow.outbox.retry_later(message.id, self.clock.now() + delay, str(exc))
+                    uow.outbox.retry_later(message.id, self.clock.now() + delay, str(exc)[:1000])
                     report.retried += 1
                 uow.commit()
             return
-        with self.db.uow() as uow:
-            uow.outbox.finish(message.id, "sent", self.clock.now())
-            uow.commit()
+        self._done(message.id, "sent", None)
+        report.windows.append(time.perf_counter() - answered)
         report.sent += 1
+
+    def _done(self, message_id: int, state: str, error: str | None) -> None:
+        with self.db.uow() as uow:
+            uow.outbox.finish(message_id, state, self.clock.now(), error)
+            uow.commit()
 
     def _target(
         self, uow: UnitOfWork, message: OutboxMessage
     ) -> tuple[Messenger, Recipient | ChannelPost, Reply] | str | None:
         """Where and what to send; ``MUTED`` when it must not be sent at all; None
         when no messenger of this process can deliver it."""
-        payload = message.payload
+        payload, key, job = message.payload, message.dedupe_key, message.job
         if payload.get("kind") == "dm":
             person = uow.people.get(payload["person_id"])
             if person.muted:
@@ -123,6 +277,8 @@ class Dispatcher:
                         workspace.external_id,
                         identity.external_id,
                         identity.display_name,
+                        key,
+                        job,
                     )
                     return messenger, to, ship_dm(payload)
             return None
@@ -131,14 +287,24 @@ class Dispatcher:
         if messenger is None:
             return None
         post = ChannelPost(
-            workspace.platform, workspace.external_id, payload["channel"], payload.get("thread")
+            workspace.platform,
+            workspace.external_id,
+            payload["channel"],
+            payload.get("thread"),
+            key,
+            job,
         )
-        if payload.get("kind") == "post":
-            reply = public(str(payload["text"]), kind=message.job)
-        elif post.thread:
+        kind = payload.get("kind")
+        if kind == "post":
+            reply = public(str(payload["text"]), kind=Kind.NSM_ALERT)
+        elif kind in self.renderers:
+            reply = self.renderers[kind](payload)
+        elif kind == "thread":
             reply = ship_thread_reply(payload)
-        else:
+        elif kind == "announce":
             reply = ship_announcement(payload)
+        else:
+            return None  # a kind this process cannot render: another one will
         return messenger, post, reply
 
 
@@ -153,17 +319,17 @@ def ship_dm(payload: dict[str, object]) -> Reply:
         text=f"🚀 Shipped: #{n} “{text}”{_note(payload)}. You asked for this or voted for it "
         "— thank you. (/feedback mute to stop these.)",
         private=True,
-        kind="ship_notice",
+        kind=Kind.SHIP_NOTICE,
     )
 
 
 def ship_thread_reply(payload: dict[str, object]) -> Reply:
     n = payload["item_number"]
-    return public(f"🚀 This shipped as #{n}{_note(payload)}.", kind="ship_notice")
+    return public(f"🚀 This shipped as #{n}{_note(payload)}.", kind=Kind.SHIP_NOTICE)
 
 
 def ship_announcement(payload: dict[str, object]) -> Reply:
     n, text = payload["item_number"], quote(str(payload["text"]))
     demand = payload.get("demand")
     backers = f" — asked for by {demand} people" if demand else ""
-    return public(f"🚀 Shipped: #{n} “{text}”{backers}{_note(payload)}", kind="ship_notice")
+    return public(f"🚀 Shipped: #{n} “{text}”{backers}{_note(payload)}", kind=Kind.SHIP_NOTICE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -13,12 +14,27 @@ class Undeliverable(Exception):
     recorded as failed at once, never retried."""
 
 
+class RetryAfter(Exception):
+    """The platform said to wait (a 429 its client library did not wait out): the
+    notice goes back to the queue for that long, without counting as a failure."""
+
+    def __init__(self, seconds: float, detail: str = "rate limited") -> None:
+        super().__init__(f"{detail}; retry after {seconds:g} s")
+        self.seconds = seconds
+
+
 @dataclass(frozen=True)
 class Recipient:
     platform: str
     workspace: str  # the platform's workspace id
     user: str  # the platform's user id
     name: str
+    key: str = ""  # the notice's dedupe key: the same notice always has the same key
+    job: str = ""  # what kind of notice (ship_notice, digest, alert, …)
+
+    @property
+    def nonce(self) -> str:
+        return nonce(self.key)
 
 
 @dataclass(frozen=True)
@@ -27,14 +43,35 @@ class ChannelPost:
     workspace: str
     channel: str
     thread: str | None = None  # post as a reply in this message's thread
+    key: str = ""
+    job: str = ""
+
+    @property
+    def nonce(self) -> str:
+        return nonce(self.key)
+
+
+def nonce(key: str) -> str:
+    """A short, stable token for a notice key, for platforms that de-duplicate sends by
+    a client nonce (Discord: at most 25 characters)."""
+    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()[:25]
 
 
 class Messenger(Protocol):
+    """Delivers notices on one platform.
+
+    A messenger may also offer ``async def delivered(self, to, reply) -> bool``:
+    whether a notice (by ``to.key``) already reached the platform. The dispatcher
+    asks it before sending again a notice whose sender died mid-send, so a crash
+    between the platform's answer and our commit does not send it twice.
+    """
+
     platform: str
 
     async def send_direct(self, to: Recipient, reply: Reply) -> None:
-        """Deliver privately to one person; raise to have it retried later, or
-        ``Undeliverable`` when it never can be."""
+        """Deliver privately to one person; raise to have it retried later,
+        ``RetryAfter`` when the platform asks to wait, or ``Undeliverable`` when it
+        never can be."""
 
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
-        """Post in a channel or a thread; raise to have it retried later."""
+        """Post in a channel or a thread; raise as ``send_direct`` does."""

@@ -1,0 +1,226 @@
+"""The outbox's delivery: each platform at its pace, each notice once, a dead
+dispatcher's notices taken back at once, a notice in doubt checked before it is
+sent again. The clock is injected and sleeping moves it: nothing here waits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, select, update
+
+from bot.app import Lodestar
+from bot.clock import FixedClock
+from bot.context import Caller
+from bot.notify.dispatcher import Dispatcher
+from bot.notify.ports import ChannelPost, Recipient, RetryAfter, Undeliverable
+from bot.replies import Reply
+from storage.models import Backer, DispatcherBeat, Identity, Item, OutboxMessage, Person, Workspace
+
+PM = Caller("console", "acme", "pm", "pm", channel="general", is_platform_admin=True)
+
+
+class LimitedPlatform:
+    """A platform that takes at most ``per_second`` messages a second (by the injected
+    clock) and answers the rest with a 429, like Slack or Discord would."""
+
+    platform = "console"
+
+    def __init__(self, clock: FixedClock, per_second: int) -> None:
+        self.clock, self.per_second = clock, per_second
+        self.received: Counter[str] = Counter()
+        self.window: list[datetime] = []
+        self.refused = 0
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+
+    async def send_direct(self, to: Recipient, reply: Reply) -> None:
+        now = self.clock.now()
+        self.window = [t for t in self.window if t > now - timedelta(seconds=1)]
+        if len(self.window) >= self.per_second:
+            self.refused += 1
+            raise RetryAfter(1.0)
+        self.window.append(now)
+        self.received[to.user] += 1
+        self.first = self.first or now
+        self.last = now
+        await asyncio.sleep(0)
+
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
+        await self.send_direct(Recipient(to.platform, to.workspace, to.channel, ""), reply)
+
+
+def _clock_sleep(clock: FixedClock):  # type: ignore[no-untyped-def]
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds=seconds)
+        await asyncio.sleep(0)  # what was started meanwhile runs at its time
+
+    return sleep
+
+
+def crowd_behind_item_1(app: Lodestar, people: int) -> None:
+    """Item #1 with ``people`` more backers, written in bulk (a vote each would take
+    minutes); demand stays the exact count."""
+    app.board.capture(Caller("console", "acme", "ana", "ana", channel="general"), "dark mode")
+    now = app.clock.now()
+    with app.db.uow() as uow:
+        workspace = uow.session.scalar(select(Workspace).where(Workspace.external_id == "acme"))
+        item = uow.session.scalar(select(Item).where(Item.board_id == workspace.board_id))
+        ids = list(
+            uow.session.scalars(
+                insert(Person).returning(Person.id),
+                [
+                    {"display_name": f"p{n}", "muted": False, "created_at": now}
+                    for n in range(people)
+                ],
+            )
+        )
+        uow.session.execute(
+            insert(Identity),
+            [
+                {
+                    "person_id": i,
+                    "workspace_id": workspace.id,
+                    "external_id": f"p{i}",
+                    "display_name": f"p{i}",
+                }
+                for i in ids
+            ],
+        )
+        uow.session.execute(
+            insert(Backer),
+            [
+                {"head_id": item.id, "person_id": i, "board_id": workspace.board_id, "weight": 1}
+                for i in ids
+            ],
+        )
+        uow.session.execute(update(Item).where(Item.id == item.id).values(demand=people + 1))
+        uow.commit()
+
+
+def test_five_thousand_dms_under_a_per_second_limit_reach_everyone_once(app: Lodestar) -> None:
+    crowd_behind_item_1(app, 5000)
+    shipped = app.router.command(PM, "feedback", "ship #1 live")[0]
+    assert shipped.data["queued"]["people"] == 5001
+    clock = app.clock
+    platform = LimitedPlatform(clock, per_second=50)
+    start = clock.now()
+    dispatcher = Dispatcher(
+        app.db, {"console": platform}, clock, rates={"console": 50}, sleep=_clock_sleep(clock)
+    )
+    report = asyncio.run(dispatcher.run_once(limit=1000))
+    assert report.sent == 5001 and report.failed == 0
+    assert len(platform.received) == 5001 and set(platform.received.values()) == {1}
+    took = (clock.now() - start).total_seconds()
+    assert 5001 / took >= 0.95 * 50  # the pace keeps to the limit, and uses it
+    assert platform.refused == 0  # never over it
+
+
+def test_a_platform_429_waits_and_loses_nothing(app: Lodestar) -> None:
+    crowd_behind_item_1(app, 300)
+    app.router.command(PM, "feedback", "ship #1")
+    clock = app.clock
+    platform = LimitedPlatform(clock, per_second=20)  # stricter than the pace we were given
+    dispatcher = Dispatcher(
+        app.db, {"console": platform}, clock, rates={"console": 50}, sleep=_clock_sleep(clock)
+    )
+    total = 0
+    for _ in range(100):
+        report = asyncio.run(dispatcher.run_once())
+        total += report.sent
+        if total == 301:
+            break
+        clock.advance(seconds=1)
+    assert total == 301 and platform.refused > 0
+    assert set(platform.received.values()) == {1}
+    with app.db.uow() as uow:
+        attempts = set(uow.session.scalars(select(OutboxMessage.attempts)))
+    assert attempts == {1}  # waiting for the platform is not a failed attempt
+
+
+class RecordingPlatform:
+    platform = "console"
+
+    def __init__(self, already: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        self.sent: list[str] = []
+        self.already = already
+        self.asked: list[str] = []
+
+    async def send_direct(self, to: Recipient, reply: Reply) -> None:
+        if to.user == "gone":
+            raise Undeliverable("unknown user")
+        self.sent.append(to.key)
+
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
+        self.sent.append(to.key)
+
+    async def delivered(self, to: Recipient | ChannelPost, reply: Reply) -> bool:
+        self.asked.append(to.key)
+        return to.key in self.already
+
+
+def _ship_to_three(app: Lodestar) -> list[OutboxMessage]:
+    ana = Caller("console", "acme", "ana", "ana", channel="general")
+    app.board.capture(ana, "dark mode")
+    for who in ("bo", "gone"):
+        app.board.vote(Caller("console", "acme", who, who), 1)
+    app.router.command(PM, "feedback", "ship #1")
+    with app.db.uow() as uow:
+        return list(uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def _die_while_sending(app: Lodestar, owner: str, beat_at: datetime) -> None:
+    """Another dispatcher claimed every notice, then its process died."""
+    with app.db.uow() as uow:
+        uow.session.execute(
+            update(OutboxMessage).values(
+                state="sending", owner=owner, attempts=1,
+                not_before=app.clock.now() + timedelta(minutes=5),
+            )
+        )  # fmt: skip
+        uow.session.add(
+            DispatcherBeat(
+                owner=owner, host="elsewhere", pid=1, started_at=beat_at, beat_at=beat_at
+            )
+        )
+        uow.commit()
+
+
+def test_a_dead_dispatchers_notices_are_taken_back_at_once_and_checked(app: Lodestar) -> None:
+    notices = _ship_to_three(app)
+    keys = [n.dedupe_key for n in notices]
+    _die_while_sending(app, "elsewhere:1:dead", beat_at=app.clock.now() - timedelta(minutes=2))
+    platform = RecordingPlatform(already={keys[0]})  # the first one did land before the crash
+    report = asyncio.run(Dispatcher(app.db, {"console": platform}, app.clock).run_once())
+    assert (report.verified, report.sent, report.failed) == (1, 1, 1)
+    assert platform.sent == [keys[1]] and platform.asked == keys[:2]
+    with app.db.uow() as uow:
+        states = Counter(uow.session.scalars(select(OutboxMessage.state)))
+        errors = list(uow.session.scalars(select(OutboxMessage.last_error).where(
+            OutboxMessage.state == "failed")))  # fmt: skip
+    assert states == Counter({"sent": 2, "failed": 1})
+    assert errors == ["undeliverable: unknown user"]
+
+
+def test_a_live_dispatchers_notices_are_left_to_it(app: Lodestar) -> None:
+    _ship_to_three(app)
+    _die_while_sending(app, "elsewhere:1:alive", beat_at=app.clock.now())
+    platform = RecordingPlatform()
+    report = asyncio.run(Dispatcher(app.db, {"console": platform}, app.clock).run_once())
+    assert report.sent == 0 and platform.sent == []
+    app.clock.advance(minutes=6)  # the lease ran out: taken back, and checked first
+    report = asyncio.run(
+        Dispatcher(app.db, {"console": platform}, app.clock, owner="here:2:x").run_once()
+    )
+    assert report.sent == 2 and len(platform.asked) == 3
+
+
+@pytest.mark.parametrize("muted", [True])
+def test_muted_people_are_skipped_not_sent(app: Lodestar, muted: bool) -> None:
+    _ship_to_three(app)
+    platform = RecordingPlatform()
+    app.identity.set_muted(Caller("console", "acme", "bo", "bo"), muted)
+    report = asyncio.run(Dispatcher(app.db, {"console": platform}, app.clock).run_once())
+    assert (report.sent, report.skipped, report.failed) == (1, 1, 1)
