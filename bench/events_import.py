@@ -83,6 +83,7 @@ class Run:
     exit: int
     stored: int
     seconds: float
+    cpu_seconds: float | None
     peak_mb: float | None
     said: str
 
@@ -93,6 +94,7 @@ class Result:
     runs: list[Run] = field(default_factory=list)
     reads: list[tuple[str, float]] = field(default_factory=list)
     file_mb: dict[int, float] = field(default_factory=dict)
+    load: list[float] = field(default_factory=list)
 
 
 def write_events(path: Path, lines: int, bad_last: bool, now: datetime, seed: int = 11) -> None:
@@ -121,8 +123,11 @@ def write_events(path: Path, lines: int, bad_last: bool, now: datetime, seed: in
             out.write('{"actor": "acct-00001", "event": "file_edited", "timestamp": \n')
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> tuple[int, float, float | None, str]:
-    """Exit code, wall seconds, peak RSS in MB (None without /usr/bin/time), stderr+stdout."""
+def run_cli(
+    args: list[str], env: dict[str, str]
+) -> tuple[int, float, float | None, float | None, str]:
+    """Exit code, wall seconds, CPU seconds and peak RSS in MB (None without
+    /usr/bin/time), what it said."""
     command = [sys.executable, "-m", "adapters.cli", *args]
     if TIME.exists():
         command = [str(TIME), "-v", *command]
@@ -131,9 +136,13 @@ def run_cli(args: list[str], env: dict[str, str]) -> tuple[int, float, float | N
     seconds = time.perf_counter() - started
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
     peak = int(found.group(1)) / 1024 if found else None
+    cpu = sum(
+        float(m.group(1))
+        for m in re.finditer(r"(?:User|System) time \(seconds\): ([\d.]+)", done.stderr)
+    )
     said = done.stdout + done.stderr.split("\tCommand being timed")[0]
     said = "\n".join(x for x in said.splitlines() if not x.startswith("Command exited")).strip()
-    return done.returncode, seconds, peak, said
+    return done.returncode, seconds, cpu if found else None, peak, said
 
 
 def stored(url: str) -> int:
@@ -187,7 +196,8 @@ def run(args: argparse.Namespace) -> Result:
         result = Result(backend)
         (tmp / "lodestar.toml").write_text(CONFIG, encoding="utf-8")
         env = {**os.environ, "LODESTAR_CONFIG": str(tmp / "lodestar.toml"), "DATABASE_URL": url}
-        code, _, _, said = run_cli(["db", "upgrade"], env)
+        result.load.append(os.getloadavg()[0])
+        code, *_, said = run_cli(["db", "upgrade"], env)
         assert code == 0, said
         good, bad = tmp / "good.jsonl", tmp / "bad.jsonl"
         write_events(good, good_lines, bad_last=False, now=now)
@@ -202,8 +212,9 @@ def run(args: argparse.Namespace) -> Result:
             ("same file again", good, good_lines),
         ]
         for step, path, lines in steps:
-            code, seconds, peak, said = run_cli(["events", "import", str(path)], env)
-            result.runs.append(Run(step, lines, code, stored(url), seconds, peak, said[-160:]))
+            code, seconds, cpu, peak, said = run_cli(["events", "import", str(path)], env)
+            count = stored(url)
+            result.runs.append(Run(step, lines, code, count, seconds, cpu, peak, said[-160:]))
 
         history = ["console", "-c", f"/nsm history {METRIC} 12"]
         nothing = ["console", "-c", ":# nothing"]
@@ -211,8 +222,11 @@ def run(args: argparse.Namespace) -> Result:
             ("console: `/nsm history` (process)", history),
             ("console: a comment (process start-up)", nothing),
         ):
-            walls = [run_cli(argv, env)[1] * 1000 for _ in range(3)]
-            result.reads.append((label, statistics.median(walls)))
+            runs = [run_cli(argv, env) for _ in range(3)]
+            result.reads.append((f"{label}, wall", statistics.median(r[1] for r in runs) * 1000))
+            if all(r[2] is not None for r in runs):
+                cpu = statistics.median(r[2] or 0.0 for r in runs) * 1000
+                result.reads.append((f"{label}, CPU", cpu))
         app = Lodestar.open(url, config=parse_config(CONFIG))
         last = current_week(now)
         chart = [last.shift(-i) for i in range(52, -1, -1)]
@@ -227,6 +241,7 @@ def run(args: argparse.Namespace) -> Result:
         for label, action in reads:
             result.reads.append((label, median_ms(action, args.runs)))
         app.db.engine.dispose()
+        result.load.append(os.getloadavg()[0])
         return result
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -241,18 +256,25 @@ def markdown(result: Result) -> str:
         f"`python bench/events_import.py{' --pg' if result.backend == 'postgresql' else ''}` "
         f"— JSON lines files: {files}.",
         "",
-        "| step | lines | exit | events stored after | wall s | peak RSS MB | said |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| step | lines | exit | events stored after | wall s | CPU s | peak RSS MB | said |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in result.runs:
         peak = f"{r.peak_mb:.0f}" if r.peak_mb is not None else "n/a"
+        cpu = f"{r.cpu_seconds:.1f}" if r.cpu_seconds is not None else "n/a"
         said = r.said.replace("|", "\\|").replace("\n", " ")
         lines.append(
-            f"| {r.step} | {r.lines:,} | {r.exit} | {r.stored:,} | {r.seconds:.1f} | {peak} "
-            f"| {said} |"
+            f"| {r.step} | {r.lines:,} | {r.exit} | {r.stored:,} | {r.seconds:.1f} | {cpu} "
+            f"| {peak} | {said} |"
         )
     lines += ["", "| read, with the events stored | median ms |", "|---|---:|"]
     lines += [f"| {label} | {ms:.1f} |" for label, ms in result.reads]
+    load = " → ".join(f"{x:.1f}" for x in result.load)
+    lines += [
+        "",
+        f"1-minute load average at start and end: {load} (wall times suffer from it;"
+        " CPU seconds much less).",
+    ]
     return "\n".join(lines) + "\n"
 
 
