@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, insert, select
@@ -26,7 +28,7 @@ from bot.nsm.periods import week_of
 from bot.nsm.service import EventsImported
 from storage.metrics import week_start
 from storage.migrate import alembic_config, upgrade
-from storage.models import EventWeek, EventWeekActor, ProductEvent
+from storage.models import Base, EventWeek, EventWeekActor, ProductEvent
 from storage.uow import Database
 
 CONFIG = """\
@@ -384,6 +386,14 @@ def test_history_reads_the_aggregates_not_the_raw_events(
 def test_the_aggregates_week_is_the_iso_week(moment: datetime) -> None:
     moment = moment.replace(tzinfo=UTC)
     assert week_start(moment) == week_of(moment).start
+
+
+def test_the_migrated_event_tables_are_the_models_tables(database: Database) -> None:
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diffs = compare_metadata(context, Base.metadata)
+    tables = [t.__tablename__ for t in EVENT_TABLES]
+    assert [d for d in diffs if any(name in repr(d) for name in tables)] == []
 
 
 def test_the_migration_fills_the_aggregates_from_stored_events(database: Database) -> None:
