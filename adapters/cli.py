@@ -323,14 +323,11 @@ def events_import(
     db: DbOption = None,
 ) -> None:
     """Import raw events; a bad row is reported by line and nothing is written."""
-    from bot.nsm.ingest import read_events
-
     lodestar = _open(db)
     with _importing(file):
-        rows = read_events(file)
-        added = lodestar.nsm.import_events(rows)
+        done = lodestar.nsm.import_event_file(file)
     lodestar.watch()
-    typer.echo(f"Imported {added} events from {file.name} ({len(rows) - added} already known).")
+    typer.echo(f"Imported {done.added} events from {file.name} ({done.known} already known).")
 
 
 @alerts_app.command("backtest")

@@ -51,6 +51,8 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark("board-sqlite", "board.py"),
     Benchmark("board-postgresql", "board.py", ("--pg",)),
     Benchmark("slack-ack", "slack_ack.py", quick_flag=None),
+    Benchmark("events-import-sqlite", "events_import.py"),
+    Benchmark("events-import-postgresql", "events_import.py", ("--pg",)),
     Benchmark(
         "alerts-nab",
         "alerts_nab.py",

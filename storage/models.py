@@ -367,6 +367,30 @@ class ProductEvent(Base):
     properties: Mapped[dict[str, Any] | None]
 
 
+class EventWeekActor(Base):
+    """Who did an event in an ISO week (Monday 00:00 UTC): one row per (event, week,
+    actor), kept at import time. Unique actors of several events in a week are the
+    distinct actors of their rows, which no per-event count can give."""
+
+    __tablename__ = "event_week_actors"
+
+    event: Mapped[str] = mapped_column(String(100), primary_key=True)
+    week_start: Mapped[datetime] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class EventWeek(Base):
+    """An event's week in two numbers, kept at import time: its distinct actors and
+    its events. What event-fed metrics read, instead of every raw event."""
+
+    __tablename__ = "event_weeks"
+
+    event: Mapped[str] = mapped_column(String(100), primary_key=True)
+    week_start: Mapped[datetime] = mapped_column(primary_key=True)
+    actors: Mapped[int] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(Integer)
+
+
 class AlertEpisode(Base):
     """An alert rule's episode: alerted once when it opened, once when it closed."""
 

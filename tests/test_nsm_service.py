@@ -212,8 +212,8 @@ def test_event_fed_metric_counts_unique_actors_per_week(nsm_app: Lodestar, tmp_p
     ]
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    assert nsm_app.nsm.import_events(read_events(path)) == 5
-    assert nsm_app.nsm.import_events(read_events(path)) == 0  # a re-import adds nothing
+    assert nsm_app.nsm.import_events(read_events(path, now=NOW)).added == 5
+    assert nsm_app.nsm.import_events(read_events(path, now=NOW)).added == 0  # nothing new
     history = dict((w.key, v) for w, v in nsm_app.nsm.history("creators", 2))
     assert history == {"2026-W47": 2, "2026-W48": 1}
 
@@ -396,7 +396,7 @@ def test_alert_rules_see_whole_grains_and_complete_weeks(
         '{"actor": "a", "event": "project_created", "timestamp": "2026-11-17T09:00:00Z"}\n'
         '{"actor": "b", "event": "project_created", "timestamp": "2026-11-24T09:00:00Z"}\n'
     )
-    nsm_app.nsm.import_events(read_events(path))
+    nsm_app.nsm.import_events(read_events(path, now=NOW))
     # 2026-W48 is still running on NOW: its count so far is no drop.
     assert [t.date().isoformat() for t, _ in nsm_app.nsm.series("creators")] == ["2026-11-16"]
 

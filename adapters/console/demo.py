@@ -94,8 +94,8 @@ def seed_metrics(app: Lodestar, weeks: list, out: Path) -> tuple[int, int]:  # t
         csv_path.read_text(encoding="utf-8"), app.nsm.metric_keys, source=csv_path.name
     )
     snapshots = app.nsm.import_snapshots(rows, "csv", "demo")
-    events = app.nsm.import_events(read_events(events_path))
-    return snapshots, events
+    events = app.nsm.import_events(read_events(events_path, now=weeks[-1].end))
+    return snapshots, events.added
 
 
 def run_demo(db: str | None, out: Path, echo: Callable[[str], None]) -> None:

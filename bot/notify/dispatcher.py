@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
-from bot.notify.pacing import Pace, Sleep
+from bot.notify.pacing import Pace, Seconds, Sleep
 from bot.notify.ports import ChannelPost, Messenger, Recipient, RetryAfter, Undeliverable
 from bot.replies import Kind, Reply, public
 from bot.text import quote
@@ -98,6 +98,7 @@ class Dispatcher:
         renderers: Mapping[str, Renderer] | None = None,
         rates: Mapping[str, float] | None = None,
         sleep: Sleep = asyncio.sleep,
+        seconds: Seconds = time.monotonic,
         concurrency: int = CONCURRENCY,
         owner: str | None = None,
     ) -> None:
@@ -107,6 +108,7 @@ class Dispatcher:
         self.renderers = dict(renderers or {})
         self.rates = {**DEFAULT_RATES, **(rates or {})}
         self.sleep = sleep
+        self.seconds = seconds
         self.concurrency = concurrency
         self.owner = owner or owner_name()
         self._paces: dict[tuple[str, str], Pace] = {}
@@ -176,7 +178,7 @@ class Dispatcher:
         pace = self._paces.get(key)
         if pace is None:
             rate = self.rates.get(to.platform)
-            pace = Pace(rate or 1e9, self.clock, self.sleep)
+            pace = Pace(rate or 1e9, self.seconds, self.sleep)
             self._paces[key] = pace
         return pace
 

@@ -1,17 +1,19 @@
 """Sending no faster than a platform allows: a token bucket per (platform, workspace).
 
-The clock and the sleep are injected, so a test of a 5,000-notice fan-out under a
-per-second limit runs in milliseconds and exactly: its sleep moves its clock.
+The time source and the sleep are injected, so a test of a 5,000-notice fan-out
+under a per-second limit runs in milliseconds and exactly: its sleep moves its
+time. By default they are the monotonic clock and asyncio's sleep (never the
+core's business clock, which tests hold still).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
-from bot.clock import Clock
-
 Sleep = Callable[[float], Awaitable[None]]
+Seconds = Callable[[], float]
 
 
 _EPSILON = 1e-6
@@ -24,23 +26,27 @@ class Pace:
     under: no one-second window, wherever it falls, holds more than ``per_second``."""
 
     def __init__(
-        self, per_second: float, clock: Clock, sleep: Sleep = asyncio.sleep, burst: float = 1
+        self,
+        per_second: float,
+        seconds: Seconds = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        burst: float = 1,
     ) -> None:
         if per_second <= 0:
             raise ValueError("a pace needs a positive rate")
         self.rate = per_second * MARGIN
         self.burst = max(1.0, burst)
-        self.clock = clock
+        self.seconds = seconds
         self.sleep = sleep
         self._tokens = self.burst
-        self._last = clock.now()
+        self._last = seconds()
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
         async with self._lock:
             while True:
-                now = self.clock.now()
-                elapsed = max(0.0, (now - self._last).total_seconds())
+                now = self.seconds()
+                elapsed = max(0.0, now - self._last)
                 self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
                 self._last = now
                 if self._tokens >= 1 - _EPSILON:  # clocks tick in microseconds: round

@@ -2,7 +2,8 @@
 
 Weekly values come from, in order: a value recorded for the week itself, the
 metric's daily (or hourly) values rolled up by its rule, or — for event-fed
-metrics — the week's unique actors in the raw events.
+metrics — the week's unique actors (or events) from the weekly aggregates that
+each import keeps, never a scan of the raw events.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from bot.clock import Clock
 from bot.context import Caller
@@ -18,7 +20,7 @@ from bot.errors import BadInput, UserError
 from bot.feedback.board import BoardService
 from bot.feedback.views import ItemView
 from bot.nsm.config import LodestarConfig, MetricDef, MetricTree
-from bot.nsm.ingest import EventRow, SnapshotRow, parse_value
+from bot.nsm.ingest import EventRow, SnapshotRow, parse_value, read_events
 from bot.nsm.periods import (
     Period,
     PeriodError,
@@ -51,6 +53,17 @@ class Recorded:
     period: Period
     value: float
     previous: float | None
+
+
+@dataclass(frozen=True)
+class EventsImported:
+    read: int
+    added: int
+
+    @property
+    def known(self) -> int:
+        """Events of the file that were stored already (a re-import adds nothing)."""
+        return self.read - self.added
 
 
 @dataclass(frozen=True)
@@ -200,9 +213,24 @@ class NsmService:
             uow.commit()
         return len(rows)
 
-    def import_events(self, rows: Sequence[EventRow]) -> int:
+    def import_event_file(self, path: Path) -> EventsImported:
+        """Import a file of raw events in two streaming passes.
+
+        The first pass only checks every row, so a bad file (a truncated last line is
+        the usual one) is refused at reading speed without ever taking the database's
+        write lock; the second stores rows as they stream, in one transaction, which
+        still rolls back should the file have changed in between.
+        """
+        now = self.clock.now()
+        for _ in read_events(path, now=now):
+            pass
+        return self.import_events(read_events(path, now=now))
+
+    def import_events(self, rows: Iterable[EventRow]) -> EventsImported:
+        """Store events as they stream in, in one transaction: when the reader raises
+        (it does at the end of a file with any bad row), nothing is stored."""
         with self.db.uow() as uow:
-            added = uow.metrics.add_events(
+            read, added = uow.metrics.add_events(
                 {
                     "actor": r.actor,
                     "event": r.event,
@@ -212,7 +240,7 @@ class NsmService:
                 for r in rows
             )
             uow.commit()
-        return added
+        return EventsImported(read, added)
 
     # -- reading -------------------------------------------------------------------
 
@@ -248,19 +276,13 @@ class NsmService:
         wanted: set[Period],
     ) -> dict[Period, float]:
         assert metric.events is not None
-        first, last = repo.event_span(metric.events.events)
+        source = metric.events
+        first, last = repo.event_span(source.events)
         if first is None or last is None:
             return {}
-        actors: dict[Period, set[str]] = defaultdict(set)
-        counts: dict[Period, int] = defaultdict(int)
-        for actor, at in repo.event_actors(metric.events.events, since, until):
-            week = week_of(at)
-            actors[week].add(actor)
-            counts[week] += 1
+        counts = repo.event_counts(source.events, source.count == "unique_actors", since, until)
         # Weeks inside the span of the data with no events are real zeros.
-        span = {w for w in wanted if week_of(first) <= w <= week_of(last)}
-        unique = metric.events.count == "unique_actors"
-        return {w: float(len(actors[w]) if unique else counts[w]) for w in span}
+        return {w: float(counts.get(w.start, 0)) for w in wanted if first <= w.start <= last}
 
     def series(self, key: str) -> Series:
         """The metric at its finest recorded grain, for alert rules."""
