@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import threading
 from datetime import date, timedelta
 
@@ -16,9 +18,9 @@ from bot.nsm.chart import (
     ChartData,
     ChartError,
     demo_data,
-    format_value,
     render_weekly_chart,
 )
+from bot.nsm.numbers import format_value
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -108,7 +110,20 @@ def test_renders_in_parallel_threads_are_identical() -> None:
         (12_345, "", "12.3k"),
         (4_560_000, "", "4.56M"),
         (0, "", "0"),
+        (999_950, "", "1M"),
+        (7_100_000_000, "", "7.1B"),
+        (1e15, "", "1,000T"),
+        (float("inf"), "teams", "—"),
     ],
 )
 def test_format_value(value: float, unit: str, text: str) -> None:
     assert format_value(value, unit) == text
+
+
+def test_starting_the_bot_does_not_import_matplotlib() -> None:
+    # matplotlib takes most of a second to import; only drawing a chart needs it.
+    code = "import bot.app, sys; print('matplotlib' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "False"

@@ -29,6 +29,8 @@ from matplotlib.text import Annotation
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import offset_copy
 
+from bot.nsm.numbers import format_value
+
 Series = Sequence[tuple[date, float]]
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 1500, 150
@@ -64,22 +66,6 @@ class ChartData:
     lower_is_better: frozenset[str] = frozenset()
     alerts: Sequence[tuple[date, str]] = ()
     ships: Sequence[tuple[date, str]] = ()
-
-
-def format_value(value: float, unit: str = "") -> str:
-    """Compact, human number: 1,234 · 12.3k · 4.56M · 12.5% (unit appended if short)."""
-    if unit == "%":
-        return f"{value:.1f}%"
-    a = abs(value)
-    if a >= 1e6:
-        s = f"{value / 1e6:.3g}M"
-    elif a >= 1e4:
-        s = f"{value / 1e3:.3g}k"
-    elif a >= 100 or float(value).is_integer():
-        s = f"{value:,.0f}"
-    else:
-        s = f"{value:.3g}"
-    return f"{s} {unit}" if unit else s
 
 
 def render_weekly_chart(data: ChartData) -> bytes:

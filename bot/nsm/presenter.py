@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.nsm.chart import format_value
+from bot.nsm.numbers import format_value
 from bot.nsm.service import MetricMove, Recorded, Summary, WhyResult
 from bot.replies import Reply, private, public
 from bot.text import quote

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.context import Caller
-from bot.nsm.chart import ChartData, format_value, render_weekly_chart
+from bot.nsm.numbers import format_value
 from bot.nsm.presenter import _delta
 from bot.nsm.service import NsmService
 from bot.nsm.watch import AlertWatcher
@@ -16,6 +16,9 @@ from bot.text import quote
 def chart_png(
     service: NsmService, weeks: int, caller: Caller | None, at: datetime | None = None
 ) -> bytes:
+    # Imported here: matplotlib is slow to import, and only drawing needs it.
+    from bot.nsm.chart import ChartData, render_weekly_chart
+
     tree = service.tree
     span = service.chart_weeks(weeks, at)
     values = service.weekly([m.key for m in tree.metrics()], span)
