@@ -428,3 +428,16 @@ def test_a_spreadsheet_csv_with_a_bom_imports(tmp_path: Path) -> None:
 def test_an_absurd_snooze_is_a_sentence_not_a_crash(chat: Chat) -> None:
     assert chat.text("/nsm alerts mute tickets-high 99999999999d") == (
         "“99999999999d” is not a duration: write it like 90m, 24h or 2d.")
+
+
+def test_a_bad_alert_rule_stops_start_up_before_anything_is_recorded(tmp_path: Path) -> None:
+    (tmp_path / "lodestar.toml").write_text(CONFIG.replace("above = 100", 'above = "lots"'))
+    line = CONFIG.splitlines().index("[[alerts]]") + 1
+    for args in (("nsm", "tree"), ("console", "--admin", "-c", "/nsm record wat 5 2026-W40")):
+        done = run_cli(*args, cwd=tmp_path)
+        assert done.returncode == 2, done.stdout
+        assert done.stderr.strip() == (
+            f"lodestar.toml line {line}: alert 'tickets-high': 'above' must be a number, "
+            "not 'lots'."
+        )
+    assert not (tmp_path / "l.db").exists()  # stopped before even opening the database

@@ -14,7 +14,6 @@ from bot.alerts.rules import (
     RuleError,
     default_rules,
     parse_duration,
-    parse_rules,
 )
 from bot.errors import BadInput
 from bot.nsm.config import MetricTree
@@ -38,11 +37,8 @@ def rules_for(service: NsmService) -> list[AnyRule]:
     config = service.config
     if config is None or config.tree is None:
         return []
-    if config.alerts:
-        try:
-            return parse_rules(config.alerts)
-        except RuleError as error:
-            raise BadInput(str(error)) from None
+    if config.rules:
+        return list(config.rules)  # checked when the file was read
     tree: MetricTree = config.tree
     rules: list[AnyRule] = default_rules(tree.north_star.key, north_star=True)
     for metric in tree.inputs:
