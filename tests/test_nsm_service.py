@@ -441,3 +441,35 @@ def test_a_bad_alert_rule_stops_start_up_before_anything_is_recorded(tmp_path: P
             "not 'lots'."
         )
     assert not (tmp_path / "l.db").exists()  # stopped before even opening the database
+
+
+def test_closing_a_vanished_episode_keeps_what_was_stored_about_it(
+    nsm_app: Lodestar, database: Database
+) -> None:
+    from storage.models import AlertEpisode
+
+    start, peak_at = NOW - timedelta(days=60), NOW - timedelta(days=58)
+    detail = {
+        "instant": False,
+        "direction": "up",
+        "detail": "above 100",
+        "peak_at": peak_at.isoformat(),
+        "since": (start - timedelta(days=1)).isoformat(),
+    }
+    with database.uow() as uow:
+        uow.metrics.save_episode(
+            AlertEpisode(
+                rule="tickets-high",
+                kind="threshold",
+                metric="tickets",
+                start=start,
+                end=None,
+                peak=150.0,
+                detail=dict(detail),
+            )
+        )
+        uow.commit()
+    nsm_app.watch()
+    with database.uow() as uow:
+        [closed] = uow.metrics.episodes(["tickets-high"])
+        assert (closed.end, closed.peak, closed.detail) == (NOW, 150.0, detail)

@@ -158,16 +158,31 @@ class AlertWatcher:
 
 
 def _episode(row: AlertEpisode) -> Episode:
+    """A stored episode with everything that was stored about it, so saving it again
+    (closing it) never blanks its direction, detail or peak time."""
+    detail = row.detail or {}
     return Episode(
         rule=row.rule,
         kind=row.kind,
         start=row.start,
         end=row.end,
         peak=row.peak,
-        peak_at=row.start,
+        peak_at=_moment(detail.get("peak_at")) or row.start,
         metric=row.metric,
-        instant=bool(row.detail.get("instant")),
+        since=_moment(detail.get("since")),
+        direction=str(detail.get("direction") or ""),
+        detail=str(detail.get("detail") or ""),
+        instant=bool(detail.get("instant")),
     )
+
+
+def _moment(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _row(ep: Episode) -> AlertEpisode:
@@ -183,5 +198,6 @@ def _row(ep: Episode) -> AlertEpisode:
             "direction": ep.direction,
             "detail": ep.detail,
             "peak_at": ep.peak_at.isoformat(),
+            **({"since": ep.since.isoformat()} if ep.since is not None else {}),
         },
     )
