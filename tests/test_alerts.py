@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -355,14 +354,14 @@ def test_load_csv_formats():
 
 
 @pytest.mark.slow
-def test_year_of_five_minute_data_is_fast():
+def test_a_year_of_five_minute_data_finds_the_injected_spike():
+    # How fast is measured in bench/alerts_nab.py, never here: a timed assertion
+    # failed whenever the machine was busy (pytest -n 8 on two cores).
     n = 365 * 288
     rng = np.random.default_rng(0)
     i = np.arange(n)
     values = 100 + 10 * np.sin(i * 2 * math.pi / 288) + rng.standard_normal(n)
     values[200_000 // 2 : 200_000 // 2 + 6] += 40
     s = series(values, step=timedelta(minutes=5))
-    t = time.perf_counter()
     eps = backtest(s, default_rules("m"))
-    assert time.perf_counter() - t < 20
     assert any(e.start == s[100_000][0] for e in eps)
