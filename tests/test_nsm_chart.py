@@ -76,16 +76,25 @@ def test_flat_series_short_range_and_many_inputs_render() -> None:
     assert img[:, :, :3].var() > 0.003
 
 
-def test_no_values_is_a_clear_error() -> None:
+def test_no_north_star_values_is_a_clear_error() -> None:
     with pytest.raises(ChartError, match="There are no values for Weekly active teams"):
         render_weekly_chart(ChartData(north_star=[], title="Weekly active teams"))
-    with pytest.raises(ChartError, match="no values for Activation"):
-        render_weekly_chart(
-            ChartData(
-                north_star=[(date(2026, 1, 5), 1.0)],
-                inputs={"Activation": [(date(2026, 1, 5), float("nan"))]},
-            )
-        )
+
+
+def test_an_input_without_values_is_drawn_as_missing() -> None:
+    weeks = [date(2026, 8, 3) + timedelta(weeks=i) for i in range(6)]
+    rising = [(d, 100.0 + i) for i, d in enumerate(weeks)]
+    full = ChartData(north_star=rising, inputs={"Accounts": rising, "Activation": rising})
+    gap = ChartData(
+        north_star=rising,
+        inputs={"Accounts": rising, "Activation": [(weeks[0], float("nan"))]},
+    )
+    empty = ChartData(north_star=rising, inputs={"Accounts": [], "Activation": []})
+    drawn = pixels(render_weekly_chart(gap))
+    assert drawn.shape[:2] == (HEIGHT_PX, WIDTH_PX)
+    # the missing input's cell is drawn, but differs from one with a line in it
+    assert not np.array_equal(drawn, pixels(render_weekly_chart(full)))
+    assert pixels(render_weekly_chart(empty)).shape[:2] == (HEIGHT_PX, WIDTH_PX)
 
 
 def test_renders_in_parallel_threads_are_identical() -> None:

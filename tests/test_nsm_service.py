@@ -473,3 +473,22 @@ def test_closing_a_vanished_episode_keeps_what_was_stored_about_it(
     with database.uow() as uow:
         [closed] = uow.metrics.episodes(["tickets-high"])
         assert (closed.end, closed.peak, closed.detail) == (NOW, 150.0, detail)
+
+
+def test_chart_and_digest_draw_what_exists_and_say_what_is_missing(
+    chat: Chat, tmp_path: Path
+) -> None:
+    chat.say("/nsm record wat 100 2026-W47")
+    chart = chat.reply("/nsm chart")
+    assert chart["kind"] == "nsm_chart", chart
+    assert "No values yet for Active accounts, Teams per account." in chart["text"]
+    digest = chat.reply("/nsm digest")
+    assert digest["kind"] == "nsm_digest", digest
+    assert "No values yet for Active accounts, Teams per account." in digest["text"]
+    (tmp_path / "lodestar.toml").write_text(CONFIG)
+    rows = "metric,period,value\nwat,2026-W46,90\nwat,2026-W47,100\n"
+    (tmp_path / "v.csv").write_text(rows)
+    assert run_cli("metrics", "import", "v.csv", cwd=tmp_path).returncode == 0
+    done = run_cli("digest", "--date", "2026-11-25", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "north-star.png").read_bytes()[:4] == b"\x89PNG"

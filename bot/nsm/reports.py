@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.context import Caller
+from bot.errors import BadInput
 from bot.nsm.numbers import format_value
 from bot.nsm.presenter import _delta
 from bot.nsm.service import NsmService
@@ -13,11 +16,23 @@ from bot.replies import Attachment, Reply, public
 from bot.text import quote
 
 
-def chart_png(
+@dataclass(frozen=True)
+class WeeklyChart:
+    """The chart as PNG, and the inputs it could not draw for want of values."""
+
+    png: bytes
+    missing: list[str]
+
+    @property
+    def note(self) -> str:
+        return f" No values yet for {', '.join(self.missing)}." if self.missing else ""
+
+
+def weekly_chart(
     service: NsmService, weeks: int, caller: Caller | None, at: datetime | None = None
-) -> bytes:
+) -> WeeklyChart:
     # Imported here: matplotlib is slow to import, and only drawing needs it.
-    from bot.nsm.chart import ChartData, render_weekly_chart
+    from bot.nsm.chart import ChartData, ChartError, render_weekly_chart
 
     tree = service.tree
     span = service.chart_weeks(weeks, at)
@@ -50,7 +65,12 @@ def chart_png(
         alerts=alerts,
         ships=ships,
     )
-    return render_weekly_chart(data)
+    try:
+        png = render_weekly_chart(data)
+    except ChartError as error:
+        raise BadInput(str(error)) from None
+    missing = [m.name for m in tree.inputs if not any(map(math.isfinite, values[m.key].values()))]
+    return WeeklyChart(png, missing)
 
 
 def _episodes(service: NsmService):  # type: ignore[no-untyped-def]
@@ -59,12 +79,12 @@ def _episodes(service: NsmService):  # type: ignore[no-untyped-def]
 
 
 def chart_reply(service: NsmService, weeks: int, caller: Caller | None) -> Reply:
-    png = chart_png(service, weeks, caller)
+    chart = weekly_chart(service, weeks, caller)
     name = service.tree.north_star.name
     return public(
-        f"📈 {name}, last {weeks} weeks.",
+        f"📈 {name}, last {weeks} weeks.{chart.note}",
         kind="nsm_chart",
-        attachments=[Attachment("north-star.png", png, "image/png", name)],
+        attachments=[Attachment("north-star.png", chart.png, "image/png", name)],
     )
 
 
@@ -109,11 +129,10 @@ def digest(
         )
     attachments = []
     if with_chart:
-        attachments.append(
-            Attachment(
-                "north-star.png", chart_png(service, 26, caller, at), "image/png", ns.metric.name
-            )
-        )
+        chart = weekly_chart(service, 26, caller, at)
+        if chart.missing:
+            lines.append(chart.note.strip())
+        attachments.append(Attachment("north-star.png", chart.png, "image/png", ns.metric.name))
     return public(
         "\n".join(lines),
         kind="nsm_digest",
