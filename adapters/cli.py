@@ -301,28 +301,65 @@ def alerts_backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
     db: DbOption = None,
 ) -> None:
-    """The episodes the alert rules would have opened on a history."""
+    """The episodes the alert rules would have opened on a history.
+
+    With --metric, the rules that watch that metric (the configured [[alerts]], or
+    the defaults for the tree) replay its stored history."""
     from bot.alerts.backtest import main as backtest_main
 
     if (metric is None) == (csv is None):
         raise _fail("Give exactly one of --metric KEY or --csv FILE.")
-    extra = (["--rule", rule] if rule else []) + (["--json"] if as_json else [])
     if csv is not None:
+        extra = (["--rule", rule] if rule else []) + (["--json"] if as_json else [])
         raise typer.Exit(backtest_main(["--csv", str(csv), *extra]))
-    import tempfile
+    _backtest_stored(_open(db), metric or "", rule, as_json)
 
-    lodestar = _open(db)
-    series = lodestar.nsm.series(metric or "")
-    if not series:
+
+def _backtest_stored(lodestar, metric: str, rule: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from bot.alerts.backtest import backtest, format_table
+    from bot.alerts.rules import CounterGuardRule
+    from bot.errors import UserError
+    from bot.nsm.numbers import json_ready
+    from bot.nsm.watch import rules_for
+    from bot.text import quote
+
+    nsm = lodestar.nsm
+    try:
+        nsm.metric(metric)
+    except UserError as error:
+        raise _fail(error.message) from error
+    every = rules_for(nsm)
+    rules = [r for r in every if r.metric == metric]
+    if rule is not None:
+        rules = [r for r in rules if rule in (r.name, r.kind)]
+        if not rules:
+            names = ", ".join(r.name for r in every if r.metric == metric) or "none"
+            raise _fail(f"No rule “{quote(rule, 40)}” watches {metric} (rules on it: {names}).")
+    series = nsm.series(metric)
+    if rules and not series:
         raise _fail(f"There is no stored history for {metric}.")
-    config = lodestar.nsm.config
-    if config is not None and config.alerts:
-        extra += ["--rules-toml", config.source]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{metric}.csv"
-        path.write_text("".join(f"{t.isoformat()},{v}\n" for t, v in series), encoding="utf-8")
-        code = backtest_main(["--csv", str(path), "--metric", metric or "", *extra])
-    raise typer.Exit(code)
+    extra = {}
+    for guard in [r for r in rules if isinstance(r, CounterGuardRule)]:
+        extra[guard.counter] = nsm.series(guard.counter)
+        if not extra[guard.counter]:
+            typer.echo(f"Skipped {guard.name}: {guard.counter} has no stored history.", err=True)
+            rules.remove(guard)
+    if not rules:
+        watched = ", ".join(sorted({r.metric for r in every})) or "nothing"
+        note = f"No alert rule watches {metric} (rules watch: {watched})."
+        typer.echo(json.dumps({"episodes": []}) if as_json else note)
+        if as_json:
+            typer.echo(note, err=True)
+        return
+    episodes = backtest(series, rules, extra=extra)
+    if as_json:
+        data = {"episodes": [e.to_dict() for e in episodes]}
+        typer.echo(json.dumps(json_ready(data), indent=1, allow_nan=False))
+    else:
+        typer.echo(f"Rules on {metric}: {', '.join(r.name for r in rules)}.")
+        typer.echo(format_table(episodes))
 
 
 @app.command()

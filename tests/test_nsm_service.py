@@ -492,3 +492,29 @@ def test_chart_and_digest_draw_what_exists_and_say_what_is_missing(
     done = run_cli("digest", "--date", "2026-11-25", "--out", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "north-star.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_backtest_of_a_stored_metric_runs_only_the_rules_on_it(tmp_path: Path) -> None:
+    (tmp_path / "lodestar.toml").write_text(CONFIG)
+    rows = ["metric,period,value"] + [
+        f"{k},2026-W{w},{v}"
+        for w in range(30, 48)
+        for k, v in (("wat", 200 + w), ("tickets", 150 if w == 40 else 40))
+    ]
+    (tmp_path / "v.csv").write_text("\n".join(rows) + "\n")
+    assert run_cli("metrics", "import", "v.csv", cwd=tmp_path).returncode == 0
+    tickets = run_cli("alerts", "backtest", "--metric", "tickets", "--json", cwd=tmp_path)
+    assert tickets.returncode == 0, tickets.stderr
+    episodes = json.loads(tickets.stdout)["episodes"]
+    assert [(e["rule"], e["start"][:10]) for e in episodes] == [("tickets-high", "2026-09-28")]
+    wat = run_cli("alerts", "backtest", "--metric", "wat", "--json", cwd=tmp_path)
+    assert wat.returncode == 0, wat.stderr
+    assert json.loads(wat.stdout) == {"episodes": []}  # tickets-high is not wat's rule
+    assert wat.stderr.strip() == "No alert rule watches wat (rules watch: tickets)."
+    table = run_cli("alerts", "backtest", "--metric", "wat", cwd=tmp_path)
+    assert table.stdout.strip() == "No alert rule watches wat (rules watch: tickets)."
+    nope = run_cli("alerts", "backtest", "--metric", "nope", cwd=tmp_path)
+    assert nope.returncode == 2 and nope.stdout == ""
+    assert nope.stderr.strip() == (
+        "There is no metric “nope” (known: accounts, creators, teams_per_account, tickets, wat)."
+    )
