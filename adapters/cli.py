@@ -161,7 +161,11 @@ def demo(
 @export_app.command("feedback")
 def export_feedback(
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
-    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write to this file, or feedback.csv/.json in this directory."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a file already there.")] = False,
     workspace: Annotated[
         str, typer.Option(help="The board of this workspace (name or id).")
     ] = "console",
@@ -173,6 +177,9 @@ def export_feedback(
     if fmt not in ("csv", "json"):
         typer.echo("--format must be csv or json.", err=True)
         raise typer.Exit(2)
+    target = None
+    if out is not None:
+        target = _writable(out / f"feedback.{fmt}" if out.is_dir() else out, force)
     lodestar = _open(db)
     with lodestar.db.uow() as uow:
         found = uow.workspaces.by_name(workspace)
@@ -181,11 +188,27 @@ def export_feedback(
         raise typer.Exit(2)
     views = lodestar.feedback.board_items_of(found.id)
     text = to_csv(views) if fmt == "csv" else to_json(views)
-    if out is None:
+    if target is None:
         sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
-        typer.echo(f"Wrote {len(views)} items to {out}.", err=True)
+        return
+    _write(target, text.encode("utf-8"))
+    typer.echo(f"Wrote {len(views)} items to {target}.", err=True)
+
+
+def _writable(path: Path, force: bool) -> Path:
+    """``path``, unless a file is there already and --force was not given."""
+    if path.is_dir():
+        raise _fail(f"{path} is a directory: give a file name.")
+    if path.exists() and not force:
+        raise _fail(f"{path} already exists: pass --force to replace it, or choose another --out.")
+    return path
+
+
+def _write(path: Path, content: bytes) -> None:
+    try:
+        path.write_bytes(content)
+    except OSError as error:
+        raise _fail(f"Could not write {path}: {error.strerror or error}.") from error
 
 
 @admins_app.command("add")
@@ -364,36 +387,48 @@ def _backtest_stored(lodestar, metric: str, rule: str | None, as_json: bool) -> 
 
 @app.command()
 def digest(
-    date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: now).")] = None,
-    out: Annotated[Path, typer.Option(help="Where to write digest.txt and the chart.")] = Path("."),
+    date: Annotated[
+        str | None,
+        typer.Option(
+            help="A date (the digest of the 24 hours to 09:00 UTC that day) or an ISO time "
+            "such as 2026-11-25T17:30+01:00, kept as given (default: now)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="The directory for digest.txt and north-star.png.")
+    ] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Replace files already there.")] = False,
     workspace: Annotated[str, typer.Option(help="Whose feedback to include.")] = "console",
     db: DbOption = None,
 ) -> None:
     """Produce the daily digest: text and chart."""
-    from datetime import UTC, datetime
-
     from bot.errors import UserError
+    from bot.nsm.periods import PeriodError, check_moment, parse_moment
     from bot.nsm.reports import digest as build_digest
 
+    if out.exists() and not out.is_dir():
+        raise _fail(f"{out} is a file: --out takes a directory for digest.txt and north-star.png.")
+    for name in ("digest.txt", "north-star.png"):
+        _writable(out / name, force)
     lodestar = _open(db)
+    now = lodestar.clock.now()
     try:
-        at = (
-            datetime.fromisoformat(date).replace(hour=9, tzinfo=UTC)
-            if date
-            else lodestar.clock.now()
-        )
-    except ValueError as error:
-        raise _fail(f"“{date}” is not a date: use YYYY-MM-DD.") from error
+        at = check_moment(parse_moment(date, day_hour=9), now) if date else now
+    except PeriodError as error:
+        raise _fail(str(error)) from error
     try:
         reply = build_digest(
             lodestar.nsm, lodestar.nsm_commands.watcher, _console_caller(workspace), at
         )
     except UserError as error:
         raise _fail(error.message) from error
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "digest.txt").write_text(reply.text + "\n", encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _fail(f"Could not create {out}: {error.strerror or error}.") from error
+    _write(out / "digest.txt", (reply.text + "\n").encode("utf-8"))
     for attachment in reply.attachments:
-        (out / attachment.filename).write_bytes(attachment.content)
+        _write(out / attachment.filename, attachment.content)
     typer.echo(reply.text)
     typer.echo(
         f"\nWrote {out / 'digest.txt'}"

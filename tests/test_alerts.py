@@ -365,3 +365,14 @@ def test_a_year_of_five_minute_data_finds_the_injected_spike():
     s = series(values, step=timedelta(minutes=5))
     eps = backtest(s, default_rules("m"))
     assert any(e.start == s[100_000][0] for e in eps)
+
+
+def test_a_timestamp_beyond_the_calendar_is_a_bad_row(tmp_path, capsys):
+    p = tmp_path / "s.csv"
+    p.write_text("timestamp,value\n2024-01-01,1\n1e300,2\n-1e300,3\n99999999999999999999,4\n")
+    assert backtest_main(["--csv", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    for line in (3, 4, 5):
+        assert f"line {line}: timestamp " in err
+    assert "is outside the calendar" in err

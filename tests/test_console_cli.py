@@ -232,3 +232,20 @@ def test_demo_runs_on_a_fresh_database(tmp_path: Path) -> None:
     png = (files / "north-star.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 50_000
     assert not (tmp_path / "unused.db").exists()  # the demo never touches DATABASE_URL
+
+
+def test_a_bad_directive_is_one_error_line_and_the_script_goes_on(tmp_path: Path) -> None:
+    script = (
+        "/feedback dark mode\n:react 👍 #²\n:run-jobs 0001-01-01\n:run-jobs 9999-12-31\n"
+        ":run-jobs someday\n/feedback top\n"
+    )
+    done = run_cli("console", "--json", stdin=script, db=tmp_path / "x.db")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["text"] for r in out if r.get("kind") == "error"] == [
+        "“#²” is not a reaction target: use #N or ^.",
+        "0001-01-01 is before 1970: give a later date.",
+        "9999-12-31 is more than 3,650 days ahead: give an earlier date.",
+        "“someday” is not a date or time: use 2026-11-25 or 2026-11-25T09:00+01:00.",
+    ]
+    assert out[-1]["kind"] == "list"  # the last line still ran

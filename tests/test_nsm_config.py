@@ -336,3 +336,17 @@ def test_a_counter_guard_must_name_a_defined_counter() -> None:
     err = error_for(GOOD + guard)
     assert "alert 'guard' watches 'tickets', which is not defined" in str(err)
     assert err.line == line_of(GOOD + guard, "[[alerts]]", 3)
+
+
+@pytest.mark.parametrize(
+    "nested",
+    ["a = " + "[" * 5000 + "]" * 5000, "a = " + "{ b = " * 5000 + "1" + " }" * 5000],
+)
+def test_absurdly_deep_nesting_is_a_config_error_naming_the_file(tmp_path, nested) -> None:
+    path = tmp_path / "lodestar.toml"
+    path.write_text(nested, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: this is not valid TOML (arrays or tables are nested too deeply to read)."
+    )

@@ -518,3 +518,81 @@ def test_backtest_of_a_stored_metric_runs_only_the_rules_on_it(tmp_path: Path) -
     assert nope.stderr.strip() == (
         "There is no metric “nope” (known: accounts, creators, teams_per_account, tickets, wat)."
     )
+
+
+def imported(tmp_path: Path) -> Path:
+    """A working directory with the config and eighteen weeks of values."""
+    (tmp_path / "lodestar.toml").write_text(CONFIG)
+    rows = ["metric,period,value"] + [
+        f"{k},2026-W{w},{v}"
+        for w in range(30, 48)
+        for k, v in (("wat", 200 + w), ("accounts", 100), ("teams_per_account", (200 + w) / 100))
+    ]
+    (tmp_path / "v.csv").write_text("\n".join(rows) + "\n")
+    assert run_cli("metrics", "import", "v.csv", cwd=tmp_path).returncode == 0
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("date", "message"),
+    [
+        ("0001-01-01", "0001-01-01 is before 1970: give a later date."),
+        ("9999-12-31", "9999-12-31 is in the future: give a past or present date."),
+        (
+            "2026-11-25 at noon",
+            "“2026-11-25 at noon” is not a date or time: use 2026-11-25 or 2026-11-25T09:00+01:00.",
+        ),
+    ],
+)
+def test_a_digest_date_out_of_range_is_one_sentence(
+    tmp_path: Path, date: str, message: str
+) -> None:
+    done = run_cli("digest", "--date", date, "--out", "out", cwd=imported(tmp_path))
+    assert (done.returncode, done.stderr.strip()) == (2, message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_digest_keeps_the_time_and_offset_it_was_given(tmp_path: Path) -> None:
+    cwd = imported(tmp_path)
+    done = run_cli("digest", "--date", "2026-11-25T17:30+01:00", "--out", "a", cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    assert "☀️ Daily digest, Wednesday 25 November 2026 (24 hours to 17:30 UTC+01:00)" in (
+        done.stdout
+    )
+    done = run_cli("digest", "--date", "2026-11-25", "--out", "b", cwd=cwd)
+    assert "Daily digest, Wednesday 25 November 2026 (24 hours to 09:00 UTC)" in done.stdout
+
+
+def test_the_command_line_never_writes_over_a_file_unasked(tmp_path: Path) -> None:
+    cwd = imported(tmp_path)
+    (cwd / "taken").write_text("keep me")
+    done = run_cli("digest", "--date", "2026-11-25", "--out", "taken", cwd=cwd)
+    assert (done.returncode, done.stderr.strip()) == (
+        2,
+        "taken is a file: --out takes a directory for digest.txt and north-star.png.",
+    )
+    assert (cwd / "taken").read_text() == "keep me"
+    assert run_cli("digest", "--date", "2026-11-25", "--out", "d", cwd=cwd).returncode == 0
+    again = run_cli("digest", "--date", "2026-11-25", "--out", "d", cwd=cwd)
+    assert (again.returncode, again.stderr.strip()) == (
+        2,
+        "d/digest.txt already exists: pass --force to replace it, or choose another --out.",
+    )
+    forced = run_cli("digest", "--date", "2026-11-25", "--out", "d", "--force", cwd=cwd)
+    assert forced.returncode == 0, forced.stderr
+    # export: into a directory it writes feedback.csv there, and never over a file unasked
+    run_cli("console", "-c", "/feedback dark mode", cwd=cwd)
+    done = run_cli("export", "feedback", "--out", str(cwd / "d"), cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    assert (cwd / "d" / "feedback.csv").read_text().startswith("number,text")
+    again = run_cli("export", "feedback", "--out", str(cwd / "d"), cwd=cwd)
+    assert (again.returncode, again.stderr.strip()) == (
+        2,
+        f"{cwd / 'd' / 'feedback.csv'} already exists: pass --force to replace it, "
+        "or choose another --out.",
+    )
+    forced = run_cli("export", "feedback", "--out", str(cwd / "d"), "--force", cwd=cwd)
+    assert forced.returncode == 0, forced.stderr
+    nowhere = run_cli("export", "feedback", "--out", str(cwd / "no" / "such" / "f.csv"), cwd=cwd)
+    assert nowhere.returncode == 2 and nowhere.stderr.startswith("Could not write ")
+    assert "Traceback" not in nowhere.stderr

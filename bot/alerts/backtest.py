@@ -69,7 +69,10 @@ def parse_timestamp(text: str) -> datetime:
             raise ValueError(f"unreadable timestamp {text.strip()!r}") from None
         if abs(v) > 1e11:
             v /= 1000.0
-        return datetime.fromtimestamp(v, UTC)
+        try:
+            return datetime.fromtimestamp(v, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"timestamp {text.strip()[:40]!r} is outside the calendar") from None
     return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
 
 
@@ -147,6 +150,8 @@ def load_rules_toml(path: str | Path, default_metric: str) -> list[AnyRule]:
         raise ValueError(f"{path}: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{path}: not valid TOML ({e})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not valid TOML (nested too deeply to read)") from None
     tables = data.get("alerts", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ValueError(f"{path}: 'alerts' must be [[alerts]] tables")

@@ -227,6 +227,10 @@ class _Parser:
             data = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:
             raise self._decode_error(exc) from None
+        except RecursionError:  # tomllib reads nested arrays and tables recursively
+            raise self.fail(
+                "this is not valid TOML (arrays or tables are nested too deeply to read).", None
+            ) from None
         metrics_raw = data.get("metrics", {})
         if not isinstance(metrics_raw, dict):
             raise self.fail(

@@ -102,7 +102,7 @@ def digest(
     summary = service.summary(at)
     ns = summary.north_star
     lines = [
-        f"☀️ Daily digest, {at:%A %d %B %Y}",
+        f"☀️ Daily digest, {at:%A %d %B %Y} (24 hours to {at:%H:%M} {at.tzname() or 'UTC'})",
         f"⭐ {ns.metric.name} ({summary.week.key}): "
         f"{format_value(ns.latest or 0, ns.metric.unit)} ({_delta(ns)} vs last week)",
     ]
