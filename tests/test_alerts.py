@@ -376,3 +376,13 @@ def test_a_timestamp_beyond_the_calendar_is_a_bad_row(tmp_path, capsys):
     for line in (3, 4, 5):
         assert f"line {line}: timestamp " in err
     assert "is outside the calendar" in err
+
+
+def test_backtest_echoes_what_it_read_inert(tmp_path, capsys):
+    p = tmp_path / "s.csv"
+    p.write_text("2024-01-01,<!channel>\n<!here>,3\n2024-01-02,1\n")
+    assert backtest_main(["--csv", str(p)]) == 2
+    p.with_name("ok.csv").write_text("2024-01-01,1\n")
+    assert backtest_main(["--csv", str(p.with_name("ok.csv")), "--rule", "<!channel>"]) == 2
+    err = capsys.readouterr().err
+    assert "<!" not in err and err.count("<\u200b!") == 3, err

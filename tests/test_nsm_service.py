@@ -596,3 +596,34 @@ def test_the_command_line_never_writes_over_a_file_unasked(tmp_path: Path) -> No
     nowhere = run_cli("export", "feedback", "--out", str(cwd / "no" / "such" / "f.csv"), cwd=cwd)
     assert nowhere.returncode == 2 and nowhere.stderr.startswith("Could not write ")
     assert "Traceback" not in nowhere.stderr
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "/nsm why <!channel>",
+        "/nsm record <!channel> 5",
+        "/nsm history <!channel>",
+        "/nsm history wat <!channel>",
+        "/nsm alerts mute <!channel> 1h",
+        "/nsm alerts mute tickets-high <!channel>",
+        "/nsm record tickets <!channel>",
+        "/nsm record wat 5 <!channel>",
+        "/nsm chart <!channel>",
+        "/nsm <!channel>",
+    ],
+)
+def test_user_text_in_a_reply_never_pings(chat: Chat, line: str) -> None:
+    for ping in ("<!channel>", "<!here>", "@everyone"):
+        text = chat.text(line.replace("<!channel>", ping))
+        assert ping not in text, text
+        assert ping[0] + "\u200b" + ping[1:] in text, text  # echoed, but inert
+    text = chat.text(line.replace("<!channel>", "@channel"))
+    assert "@channel" not in text and "@\u200bchannel" in text, text
+
+
+def test_an_imported_file_s_text_is_echoed_inert() -> None:
+    with pytest.raises(ImportProblems) as caught:
+        read_snapshots("<!here>,2026-W40,1\nwat,<!channel>,1\nwat,2026-W40,<!here>\n", {"wat"})
+    assert "<!" not in str(caught.value)
+    assert str(caught.value).count("<\u200b!") == 3

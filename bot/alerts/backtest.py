@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.text import quote
+
 from .detectors import Prepared, Series, evaluate_rules
 from .episodes import Episode
 from .rules import AnyRule, CounterGuardRule, RuleError, default_rules, parse_rules
@@ -64,15 +66,15 @@ def parse_timestamp(text: str) -> datetime:
         try:
             v = float(s)
         except ValueError:
-            raise ValueError(f"unreadable timestamp {text.strip()!r}") from None
+            raise ValueError(f"unreadable timestamp “{quote(text, 40)}”") from None
         if not math.isfinite(v):
-            raise ValueError(f"unreadable timestamp {text.strip()!r}") from None
+            raise ValueError(f"unreadable timestamp “{quote(text, 40)}”") from None
         if abs(v) > 1e11:
             v /= 1000.0
         try:
             return datetime.fromtimestamp(v, UTC)
         except (OverflowError, OSError, ValueError):
-            raise ValueError(f"timestamp {text.strip()[:40]!r} is outside the calendar") from None
+            raise ValueError(f"timestamp “{quote(text, 40)}” is outside the calendar") from None
     return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
 
 
@@ -113,7 +115,7 @@ def load_csv(path: str | Path) -> list[tuple[datetime, float]]:
             problems.append((lineno, str(e)))
             continue
         if value is None or not math.isfinite(value):
-            problems.append((lineno, f"value {cells[1]!r} is not a number"))
+            problems.append((lineno, f"value “{quote(cells[1], 40)}” is not a number"))
             continue
         rows[ts] = value
     if problems:
@@ -214,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.rule:
             rules = [r for r in rules if args.rule in (r.name, r.kind)]
             if not rules:
-                raise ValueError(f"no rule named {args.rule!r}")
+                raise ValueError(f"no rule named “{quote(args.rule, 40)}”")
         extra = {}
         if args.counter_csv:
             counter = load_csv(args.counter_csv)

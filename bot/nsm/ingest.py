@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.errors import BadInput
 from bot.nsm.periods import Period, PeriodError, parse_period
+from bot.text import quote
 
 MAX_PROBLEMS_SHOWN = 10
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
@@ -55,10 +56,10 @@ def parse_value(text: str) -> float:
     """A number as people type it: ``1234``, ``1,234``, ``12.5``, ``-3e2``."""
     cleaned = text.strip().replace(",", "").replace("_", "")
     if not _NUMBER.fullmatch(cleaned):
-        raise BadInput(f"“{text.strip()[:40]}” is not a number: write it like 1234 or 12.5.")
+        raise BadInput(f"“{quote(text, 40)}” is not a number: write it like 1234 or 12.5.")
     value = float(cleaned)
     if not math.isfinite(value):
-        raise BadInput(f"“{text.strip()[:40]}” is not a finite number.")
+        raise BadInput(f"“{quote(text, 40)}” is not a finite number.")
     return value
 
 
@@ -89,7 +90,7 @@ def read_snapshots(text: str, known: set[str], source: str = "CSV") -> list[Snap
         metric, period_text, value_text = (c.strip() for c in record)
         try:
             if metric not in known:
-                raise BadInput(f"unknown metric “{metric[:40]}”")
+                raise BadInput(f"unknown metric “{quote(metric, 40)}”")
             rows.append(
                 SnapshotRow(metric, parse_period(period_text), parse_value(value_text), number)
             )

@@ -140,21 +140,23 @@ def parse_period(text: str) -> Period:
         try:
             return week_of(date.fromisocalendar(year, week, 1))
         except ValueError:
-            raise PeriodError(f"'{text}' is not a week: {_USAGE}.") from None
+            raise PeriodError(f"'{quote(text, 40)}' is not a week: {_USAGE}.") from None
     if m := _DAY_RE.match(s):
         try:
             return day_of(date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
         except ValueError:
-            raise PeriodError(f"'{text}' is not a date: {_USAGE}.") from None
+            raise PeriodError(f"'{quote(text, 40)}' is not a date: {_USAGE}.") from None
     if m := _HOUR_RE.match(s):
         y, mo, d, h = (int(g) for g in m.groups())
         try:
             return Period(datetime(y, mo, d, h, tzinfo=UTC), "hour")
         except ValueError:
             raise PeriodError(
-                f"'{text}' is not an hour: use 2026-10-05T14 (UTC, 00 to 23)."
+                f"'{quote(text, 40)}' is not an hour: use 2026-10-05T14 (UTC, 00 to 23)."
             ) from None
-    raise PeriodError(f"'{text}' is not a period: {_USAGE} (or 2026-10-05T14 for an hour).")
+    raise PeriodError(
+        f"'{quote(text, 40)}' is not a period: {_USAGE} (or 2026-10-05T14 for an hour)."
+    )
 
 
 def check_recordable(period: Period, now: datetime) -> Period:

@@ -28,6 +28,7 @@ from bot.nsm.periods import (
     week_of,
 )
 from bot.nsm.why import Explanation, WhyError, explain
+from bot.text import quote
 from storage.metrics import MetricsRepository
 from storage.models import Snapshot
 from storage.uow import Database
@@ -156,7 +157,7 @@ class NsmService:
         found = self.config.metrics.get(key)
         if found is None:
             known = ", ".join(sorted(self.config.metrics)) or "none"
-            raise BadInput(f"There is no metric “{key[:40]}” (known: {known}).")
+            raise BadInput(f"There is no metric “{quote(key, 40)}” (known: {known}).")
         return found
 
     # -- recording ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from bot.alerts.rules import (
 from bot.errors import BadInput
 from bot.nsm.config import MetricTree
 from bot.nsm.service import NsmService
+from bot.text import quote
 from storage.models import AlertEpisode, AlertMute
 
 JOB = "nsm_alert"
@@ -132,12 +133,12 @@ class AlertWatcher:
         names = {r.name for r in rules_for(self.service)}
         if rule not in names and rule != "*":
             known = ", ".join(sorted(names)) or "none"
-            raise BadInput(f"There is no alert rule “{rule[:40]}” (rules: {known}).")
+            raise BadInput(f"There is no alert rule “{quote(rule, 40)}” (rules: {known}).")
         try:
             length = parse_duration(duration)
         except (RuleError, ValueError, OverflowError):
             raise BadInput(
-                f"“{duration[:20]}” is not a duration: write it like 90m, 24h or 2d."
+                f"“{quote(duration, 20)}” is not a duration: write it like 90m, 24h or 2d."
             ) from None
         if not timedelta(minutes=1) <= length <= timedelta(days=90):
             raise BadInput("Snooze for between 1 minute and 90 days.")
