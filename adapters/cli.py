@@ -260,6 +260,7 @@ def nsm_why(
     import json
 
     from bot.errors import UserError
+    from bot.nsm.numbers import json_ready
     from bot.nsm.presenter import why
 
     lodestar = _open(db)
@@ -267,7 +268,10 @@ def nsm_why(
         result = lodestar.nsm.why(week, _console_caller(workspace))
     except UserError as error:
         raise _fail(error.message) from error
-    typer.echo(json.dumps(result.to_json(), indent=2) if as_json else why(result).text)
+    if as_json:
+        typer.echo(json.dumps(json_ready(result.to_json()), indent=2, allow_nan=False))
+    else:
+        typer.echo(why(result).text)
 
 
 @nsm_app.command("tree")

@@ -627,3 +627,58 @@ def test_an_imported_file_s_text_is_echoed_inert() -> None:
         read_snapshots("<!here>,2026-W40,1\nwat,<!channel>,1\nwat,2026-W40,<!here>\n", {"wat"})
     assert "<!" not in str(caught.value)
     assert str(caught.value).count("<\u200b!") == 3
+
+
+def test_values_beyond_a_sane_range_are_refused_at_the_door(chat: Chat) -> None:
+    assert chat.text("/nsm record wat 1e308 2026-W40") == (
+        "“1e308” is out of range: values must be between -1e15 and 1e15."
+    )
+    assert chat.text("/nsm record wat -2e15 2026-W40") == (
+        "“-2e15” is out of range: values must be between -1e15 and 1e15."
+    )
+    assert chat.text("/nsm record wat 1e15 2026-W40") == (
+        "Recorded Weekly active teams = 1,000T for 2026-W40."
+    )
+    with pytest.raises(ImportProblems) as caught:
+        read_snapshots("wat,2026-W40,1e308\n", {"wat"}, source="m.csv")
+    assert caught.value.problems == [
+        (1, "“1e308” is out of range: values must be between -1e15 and 1e15")
+    ]
+
+
+def store(app: Lodestar, rows: dict[str, list[float]], last: str = "2026-W47") -> None:
+    """Values as an older version (without range checks) may have stored them."""
+    from bot.nsm.periods import parse_period
+
+    week = parse_period(last)
+    with app.db.uow() as uow:
+        for key, values in rows.items():
+            for i, value in enumerate(values):
+                start = week.shift(i - len(values) + 1).start
+                uow.metrics.record(key, "week", start, value, "test", "test", NOW)
+        uow.commit()
+
+
+def test_absurd_stored_values_never_show_inf_or_nan(chat: Chat, nsm_app: Lodestar) -> None:
+    store(
+        nsm_app,
+        {"wat": [1e-320, 1e308], "accounts": [1e308, 1e308], "teams_per_account": [2, 3]},
+    )
+    summary = chat.text("/nsm")
+    assert "inf" not in summary and "nan" not in summary, summary
+    why = chat.reply("/nsm why")
+    assert why["kind"] == "error" and why["private"], why
+    assert why["text"] == (
+        "The change cannot be split: the values are too large or too small to compute "
+        "with; check them for typos."
+    )
+
+
+def test_nsm_why_json_is_always_valid_json(tmp_path: Path) -> None:
+    (tmp_path / "lodestar.toml").write_text(CONFIG)
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    app = Lodestar.open(url, clock=FixedClock(NOW), config=parse_config(CONFIG))
+    store(app, {"wat": [200, 210], "accounts": [1e308, 1e308], "teams_per_account": [2, 2.1]})
+    done = run_cli("nsm", "why", "--week", "2026-W47", "--json", cwd=tmp_path)
+    assert "NaN" not in done.stdout and "Infinity" not in done.stdout
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stdout + done.stderr

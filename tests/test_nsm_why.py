@@ -260,3 +260,11 @@ def test_a_slow_example_on_a_loaded_machine_is_not_a_failure() -> None:
 
     stretched()
     assert len(calls) >= 3
+
+
+def test_results_that_overflow_are_refused_and_underflow_is_split() -> None:
+    with pytest.raises(WhyError, match="too large or too small to compute with"):
+        explain("product", 1.0, 2.0, {"a": 1e200, "b": 1e200}, {"a": 1e200, "b": 2e200})
+    tiny = explain("product", 0.0, 0.0, {"a": 1e-200, "b": 1e-200}, {"a": 2e-200, "b": 1e-200})
+    assert tiny.method == "shapley"
+    assert all(math.isfinite(c.contribution) for c in tiny.contributions)

@@ -29,6 +29,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.errors import BadInput
+from bot.nsm.ingest import parse_value
+from bot.nsm.numbers import json_ready
 from bot.text import quote
 
 from .detectors import Prepared, Series, evaluate_rules
@@ -101,9 +104,9 @@ def load_csv(path: str | Path) -> list[tuple[datetime, float]]:
             problems.append((lineno, "expected 'timestamp,value'"))
             continue
         try:
-            value = float(cells[1])
-        except ValueError:
-            value = None
+            value, bad_value = parse_value(cells[1]), ""
+        except BadInput as error:  # not a number, or beyond the range every import keeps
+            value, bad_value = None, error.message.rstrip(".")
         if lineno == 1 and value is None:
             try:
                 parse_timestamp(cells[0])
@@ -114,8 +117,8 @@ def load_csv(path: str | Path) -> list[tuple[datetime, float]]:
         except ValueError as e:
             problems.append((lineno, str(e)))
             continue
-        if value is None or not math.isfinite(value):
-            problems.append((lineno, f"value “{quote(cells[1], 40)}” is not a number"))
+        if value is None:
+            problems.append((lineno, f"value {bad_value}"))
             continue
         rows[ts] = value
     if problems:
@@ -226,7 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     text = (
-        json.dumps({"episodes": [e.to_dict() for e in episodes]}, indent=1)
+        json.dumps(
+            json_ready({"episodes": [e.to_dict() for e in episodes]}), indent=1, allow_nan=False
+        )
         if args.json
         else format_table(episodes)
     )

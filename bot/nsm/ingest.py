@@ -22,6 +22,7 @@ from bot.nsm.periods import Period, PeriodError, parse_period
 from bot.text import quote
 
 MAX_PROBLEMS_SHOWN = 10
+MAX_VALUE = 1e15  # a quadrillion: beyond any real count or amount, far below float limits
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 
 
@@ -53,13 +54,17 @@ class ImportProblems(BadInput):
 
 
 def parse_value(text: str) -> float:
-    """A number as people type it: ``1234``, ``1,234``, ``12.5``, ``-3e2``."""
+    """A number as people type it: ``1234``, ``1,234``, ``12.5``, ``-3e2``, within
+    ±``MAX_VALUE``: the one check every front door shares, so no stored value can make
+    a sum, product or percentage overflow."""
     cleaned = text.strip().replace(",", "").replace("_", "")
     if not _NUMBER.fullmatch(cleaned):
         raise BadInput(f"“{quote(text, 40)}” is not a number: write it like 1234 or 12.5.")
     value = float(cleaned)
-    if not math.isfinite(value):
-        raise BadInput(f"“{quote(text, 40)}” is not a finite number.")
+    if not math.isfinite(value) or abs(value) > MAX_VALUE:
+        raise BadInput(
+            f"“{quote(text, 40)}” is out of range: values must be between -1e15 and 1e15."
+        )
     return value
 
 

@@ -43,6 +43,8 @@ def format_percent(fraction: float | None) -> str:
     """A signed percentage such as ``+4.2%``; empty when there is none to show."""
     if fraction is None or not math.isfinite(fraction):
         return ""
+    if abs(fraction) >= 1e4:  # a million percent and more: the digits stop meaning much
+        return f"{fraction * 100:+.3g}%"
     return f"{fraction:+.1%}"
 
 

@@ -7,6 +7,7 @@ metrics — the week's unique actors in the raw events.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -69,7 +70,8 @@ class MetricMove:
     def relative(self) -> float | None:
         if self.change is None or not self.previous:
             return None
-        return self.change / abs(self.previous)
+        relative = self.change / abs(self.previous)
+        return relative if math.isfinite(relative) else None  # a tiny previous value
 
 
 @dataclass(frozen=True)
