@@ -296,7 +296,9 @@ def metrics_import(
     lodestar = _open(db)
     with _importing(file):
         text = file.read_text(encoding="utf-8-sig")  # spreadsheets write a BOM
-        rows = read_snapshots(text, lodestar.nsm.metric_keys, source=file.name)
+        rows = read_snapshots(
+            text, lodestar.nsm.metric_keys, source=file.name, now=lodestar.clock.now()
+        )
         count = lodestar.nsm.import_snapshots(rows, "csv", f"csv:{file.name}")
     lodestar.watch()
     typer.echo(f"Imported {count} values from {file.name}.")

@@ -105,6 +105,8 @@ def test_record_replaces_the_value_and_keeps_the_old_one(chat: Chat, nsm_app: Lo
         ),
         ("/nsm record creators 3", "creators is counted from raw events; import events instead."),
         ("/nsm why 2019-W01", "There is no data for 2019-W01."),
+        ("/nsm why 0001-W01", "There is no data for 0001-W01."),
+        ("/nsm record wat 3 1969-W52", "1969-W52 is before 1970; record values from 1970 on."),
         ("/nsm frobnicate", "I don't understand “/nsm frobnicate”; try /nsm help."),
     ],
 )
@@ -682,3 +684,39 @@ def test_nsm_why_json_is_always_valid_json(tmp_path: Path) -> None:
     done = run_cli("nsm", "why", "--week", "2026-W47", "--json", cwd=tmp_path)
     assert "NaN" not in done.stdout and "Infinity" not in done.stdout
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stdout + done.stderr
+
+
+def test_imports_refuse_the_periods_that_record_refuses(
+    nsm_app: Lodestar, tmp_path: Path
+) -> None:
+    text = "metric,period,value\nwat,2026-W40,1\nwat,2099-W01,2\nwat,1969-W52,3\n"
+    expected = [
+        (3, "2099-W01 has not started yet; record values for past periods"),
+        (4, "1969-W52 is before 1970; record values from 1970 on"),
+    ]
+    with pytest.raises(ImportProblems) as caught:
+        read_snapshots(text, {"wat"}, now=NOW)
+    assert caught.value.problems == expected
+    rows = read_snapshots(text, {"wat"})  # read without a clock: the service still checks
+    with pytest.raises(ImportProblems) as caught:
+        nsm_app.nsm.import_snapshots(rows, "csv", "test")
+    assert caught.value.problems == expected
+    with nsm_app.db.uow() as uow:
+        assert uow.metrics.snapshots(["wat"]) == []
+    (tmp_path / "lodestar.toml").write_text(CONFIG)
+    (tmp_path / "v.csv").write_text("wat,2026-W40,1\nwat,2099-W01,2\n")
+    done = run_cli("metrics", "import", "v.csv", cwd=tmp_path)
+    assert (done.returncode, done.stderr.strip()) == (
+        2,
+        "v.csv: nothing was imported — line 2: 2099-W01 has not started yet; "
+        "record values for past periods.",
+    )
+
+
+def test_why_on_the_first_week_of_data_says_there_is_no_earlier_week(chat: Chat) -> None:
+    record_weeks(chat, {"wat": [200], "accounts": [100], "teams_per_account": [2]})
+    for line in ("/nsm why", "/nsm why 2026-W47"):
+        assert chat.text(line) == (
+            "2026-W47 is the first week with data, so there is no earlier week to compare "
+            "it with."
+        )

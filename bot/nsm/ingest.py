@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import BadInput
-from bot.nsm.periods import Period, PeriodError, parse_period
+from bot.nsm.periods import Period, PeriodError, check_recordable, parse_period
 from bot.text import quote
 
 MAX_PROBLEMS_SHOWN = 10
@@ -80,8 +80,11 @@ def parse_time(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def read_snapshots(text: str, known: set[str], source: str = "CSV") -> list[SnapshotRow]:
-    """Rows of ``metric,period,value`` (a header line is optional)."""
+def read_snapshots(
+    text: str, known: set[str], source: str = "CSV", *, now: datetime | None = None
+) -> list[SnapshotRow]:
+    """Rows of ``metric,period,value`` (a header line is optional). Given ``now``, a
+    period values may not be recorded for (see ``check_recordable``) is a bad row too."""
     rows: list[SnapshotRow] = []
     problems: list[tuple[int, str]] = []
     for number, record in enumerate(csv.reader(io.StringIO(text)), start=1):
@@ -96,9 +99,10 @@ def read_snapshots(text: str, known: set[str], source: str = "CSV") -> list[Snap
         try:
             if metric not in known:
                 raise BadInput(f"unknown metric “{quote(metric, 40)}”")
-            rows.append(
-                SnapshotRow(metric, parse_period(period_text), parse_value(value_text), number)
-            )
+            period = parse_period(period_text)
+            if now is not None:
+                check_recordable(period, now)
+            rows.append(SnapshotRow(metric, period, parse_value(value_text), number))
         except (BadInput, PeriodError) as error:
             problems.append((number, str(error).rstrip(".")))
     if problems:

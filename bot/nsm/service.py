@@ -19,10 +19,11 @@ from bot.errors import BadInput, NotAllowed, UserError
 from bot.feedback.service import FeedbackService
 from bot.feedback.views import ItemView
 from bot.nsm.config import LodestarConfig, MetricDef, MetricTree
-from bot.nsm.ingest import EventRow, SnapshotRow, parse_value
+from bot.nsm.ingest import EventRow, ImportProblems, SnapshotRow, parse_value
 from bot.nsm.periods import (
     Period,
     PeriodError,
+    check_recordable,
     current_week,
     latest_complete_week,
     parse_period,
@@ -173,12 +174,13 @@ class NsmService:
         if metric.events is not None:
             raise BadInput(f"{metric.key} is counted from raw events; import events instead.")
         value = parse_value(value_text)
+        now = self.clock.now()
         try:
-            period = parse_period(period_text) if period_text else current_week(self.clock.now())
+            period = check_recordable(
+                parse_period(period_text) if period_text else current_week(now), now
+            )
         except PeriodError as error:
             raise BadInput(str(error)) from None
-        if period.start > self.clock.now():
-            raise BadInput(f"{period.key} has not started yet; record values for past periods.")
         with self.db.uow() as uow:
             previous = uow.metrics.record(
                 metric.key, period.kind, period.start, value, "chat", caller.name, self.clock.now()
@@ -187,11 +189,20 @@ class NsmService:
         return Recorded(metric, period, value, previous)
 
     def import_snapshots(self, rows: Sequence[SnapshotRow], source: str, by: str) -> int:
-        """Store every row (all rows were validated by the reader)."""
+        """Store every row, or none: each must be for a period values may be recorded
+        for, by the same rule as /nsm record."""
         for row in rows:
             if self.metric(row.metric).events is not None:
                 raise BadInput(f"line {row.line}: {row.metric} is counted from raw events.")
         now = self.clock.now()
+        problems = []
+        for row in rows:
+            try:
+                check_recordable(row.period, now)
+            except PeriodError as error:
+                problems.append((row.line or 0, str(error).rstrip(".")))
+        if problems:
+            raise ImportProblems(by, problems)
         with self.db.uow() as uow:
             for row in rows:
                 uow.metrics.record(
@@ -359,6 +370,11 @@ class NsmService:
             raise BadInput(f"There is no data for {week.key}{span}.")
         values = self.weekly(keys, all_weeks)
         previous = week.previous()
+        if previous < all_weeks[0]:
+            raise BadInput(
+                f"{week.key} is the first week with data, so there is no earlier week to "
+                "compare it with."
+            )
         for when in (week, previous):
             missing = [k for k in keys if when not in values[k]]
             if missing:
