@@ -34,6 +34,9 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(events_app, name="events")
 app.add_typer(alerts_app, name="alerts")
 
+WORKSPACE_HELP = (
+    "An existing workspace: platform:id, id or name (default: the only one there is)."
+)
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Database URL (default: $DATABASE_URL, else sqlite:///lodestar.db)."),
@@ -166,9 +169,7 @@ def export_feedback(
         typer.Option(help="Write to this file, or feedback.csv/.json in this directory."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a file already there.")] = False,
-    workspace: Annotated[
-        str, typer.Option(help="The board of this workspace (name or id).")
-    ] = "console",
+    workspace: Annotated[str | None, typer.Option(help=WORKSPACE_HELP)] = None,
     db: DbOption = None,
 ) -> None:
     """The board of a workspace as CSV or JSON."""
@@ -181,11 +182,11 @@ def export_feedback(
     if out is not None:
         target = _writable(out / f"feedback.{fmt}" if out.is_dir() else out, force)
     lodestar = _open(db)
+    caller = _resolve_workspace(lodestar, workspace)
+    if caller is None:
+        raise _fail("There are no workspaces yet, so no board to export.")
     with lodestar.db.uow() as uow:
-        found = uow.workspaces.by_name(workspace)
-    if found is None:
-        typer.echo(f"No workspace named {workspace!r}.", err=True)
-        raise typer.Exit(2)
+        found = uow.workspaces.get(caller.platform, caller.workspace)
     views = lodestar.feedback.board_items_of(found.id)
     text = to_csv(views) if fmt == "csv" else to_json(views)
     if target is None:
@@ -241,19 +242,72 @@ def _edit_admins(
     typer.echo(f"Admins of {workspace}: {', '.join(admins) or 'none'}.")
 
 
-def _console_caller(workspace: str):  # type: ignore[no-untyped-def]
-    from bot.context import Caller
+def _resolve_workspace(lodestar, text: str | None):  # type: ignore[no-untyped-def]
+    """The Caller an operator command acts as, in an existing workspace: never a new one.
 
-    return Caller(
-        "console", workspace, "cli", "cli", is_platform_admin=True, workspace_name=workspace
-    )
+    ``text`` is ``platform:external_id``, an external id, or a name (exact, else ignoring
+    case), and must name exactly one workspace; without it, the only workspace there is
+    (None while there is none). Unknown or ambiguous: one line with the candidates, exit 2.
+    """
+    from sqlalchemy import func, select
+
+    from bot.context import Caller
+    from bot.text import quote
+    from storage.models import Workspace
+
+    def named(rows: list[Workspace]) -> str:
+        return ", ".join(f"{w.platform}:{w.external_id} “{quote(w.name, 40)}”" for w in rows)
+
+    ordered = select(Workspace).order_by(Workspace.platform, Workspace.external_id)
+    with lodestar.db.uow() as uow:
+        session = uow.session
+        count = session.scalar(select(func.count()).select_from(Workspace)) or 0
+        first = list(session.scalars(ordered.limit(10)))
+        every = named(first) + (f" and {count - len(first)} more" if count > len(first) else "")
+        if text is None:
+            if count > 1:
+                raise _fail(f"Pass --workspace: there are several ({every}).")
+            found = first
+        else:
+            tries = [
+                Workspace.external_id == text,
+                Workspace.name == text,
+                func.lower(Workspace.name) == text.lower(),
+            ]
+            platform, colon, external_id = text.partition(":")
+            if colon:
+                tries.insert(
+                    0, (Workspace.platform == platform) & (Workspace.external_id == external_id)
+                )
+            found = []
+            for condition in tries:
+                found = found or list(session.scalars(ordered.where(condition).limit(10)))
+            if len(found) > 1:
+                raise _fail(
+                    f"“{quote(text, 40)}” names several workspaces ({named(found)}): "
+                    "pass platform:id."
+                )
+            if not found:
+                which = f"workspaces: {every}" if count else "there are none yet"
+                raise _fail(f"No workspace “{quote(text, 40)}” ({which}).")
+        if not found:
+            return None
+        (workspace,) = found
+        return Caller(
+            workspace.platform,
+            workspace.external_id,
+            "cli",
+            "cli",
+            is_platform_admin=True,
+            workspace_name=workspace.name,
+        )
 
 
 @nsm_app.command("why")
 def nsm_why(
     week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W41.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
-    workspace: Annotated[str, typer.Option(help="Whose feedback to show.")] = "console",
+    workspace: Annotated[str | None, typer.Option(help=WORKSPACE_HELP)] = None,
     db: DbOption = None,
 ) -> None:
     """Why the north star moved that week (default: the latest complete week)."""
@@ -265,7 +319,7 @@ def nsm_why(
 
     lodestar = _open(db)
     try:
-        result = lodestar.nsm.why(week, _console_caller(workspace))
+        result = lodestar.nsm.why(week, _resolve_workspace(lodestar, workspace))
     except UserError as error:
         raise _fail(error.message) from error
     if as_json:
@@ -404,7 +458,7 @@ def digest(
         Path, typer.Option(help="The directory for digest.txt and north-star.png.")
     ] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Replace files already there.")] = False,
-    workspace: Annotated[str, typer.Option(help="Whose feedback to include.")] = "console",
+    workspace: Annotated[str | None, typer.Option(help=WORKSPACE_HELP)] = None,
     db: DbOption = None,
 ) -> None:
     """Produce the daily digest: text and chart."""
@@ -422,10 +476,9 @@ def digest(
         at = check_moment(parse_moment(date, day_hour=9), now) if date else now
     except PeriodError as error:
         raise _fail(str(error)) from error
+    caller = _resolve_workspace(lodestar, workspace)
     try:
-        reply = build_digest(
-            lodestar.nsm, lodestar.nsm_commands.watcher, _console_caller(workspace), at
-        )
+        reply = build_digest(lodestar.nsm, lodestar.nsm_commands.watcher, caller, at)
     except UserError as error:
         raise _fail(error.message) from error
     try:

@@ -193,7 +193,9 @@ def test_one_line_with_dash_c(tmp_path: Path) -> None:
 
 def test_unknown_workspace_export_is_a_clear_error(tmp_path: Path) -> None:
     done = run_cli("export", "feedback", "--workspace", "nope", db=tmp_path / "x.db")
-    assert done.returncode == 2 and "No workspace named 'nope'" in done.stderr
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "No workspace “nope” (there are none yet)."
+    )
 
 
 @pytest.mark.parametrize(

@@ -720,3 +720,69 @@ def test_why_on_the_first_week_of_data_says_there_is_no_earlier_week(chat: Chat)
             "2026-W47 is the first week with data, so there is no earlier week to compare "
             "it with."
         )
+
+
+def workspaces(cwd: Path) -> list[tuple[str, str, str]]:
+    """Every workspace in the command line's database (each has a board of its own)."""
+    from storage.db import make_engine
+    from storage.models import Board, Workspace
+
+    db = Database(make_engine(f"sqlite:///{cwd / 'l.db'}"))
+    with db.uow() as uow:
+        rows = uow.session.execute(
+            select(Workspace.platform, Workspace.external_id, Workspace.name)
+        ).all()
+        assert uow.session.scalar(select(func.count()).select_from(Board)) == len(rows)
+    return sorted((p, e, n) for p, e, n in rows)
+
+
+def test_operator_commands_pick_an_existing_workspace_and_create_none(tmp_path: Path) -> None:
+    cwd = imported(tmp_path)
+    made = run_cli("console", "--workspace", "acme", "-c", "/feedback dark mode", cwd=cwd)
+    assert made.returncode == 0, made.stderr
+    before = workspaces(cwd)
+    assert before == [("console", "acme", "acme")]
+    typo = "No workspace “typo” (workspaces: console:acme “acme”)."
+    for args in (
+        ("nsm", "why", "--workspace", "typo"),
+        ("digest", "--date", "2026-11-25", "--out", "d", "--workspace", "typo"),
+        ("export", "feedback", "--workspace", "typo"),
+    ):
+        done = run_cli(*args, cwd=cwd)
+        assert (done.returncode, done.stderr.strip()) == (2, typo), args
+    assert workspaces(cwd) == before and not (cwd / "d").exists()
+    for name in ("acme", "console:acme", "ACME", None):
+        chosen = ("--workspace", name) if name else ()
+        assert run_cli("nsm", "why", *chosen, cwd=cwd).returncode == 0, name
+        done = run_cli("export", "feedback", "--format", "json", *chosen, cwd=cwd)
+        assert json.loads(done.stdout)[0]["text"] == "dark mode", name
+    assert workspaces(cwd) == before
+
+
+def test_an_ambiguous_workspace_lists_the_candidates(tmp_path: Path) -> None:
+    from storage.db import make_engine
+
+    cwd = imported(tmp_path)
+    run_cli("console", "--workspace", "acme", "-c", "/feedback dark mode", cwd=cwd)
+    db = Database(make_engine(f"sqlite:///{cwd / 'l.db'}"))
+    with db.uow() as uow:
+        uow.workspaces.ensure("slack", "T042", "Acme Inc", NOW)
+        uow.workspaces.ensure("discord", "99", "Acme Inc", NOW)
+        uow.commit()
+    digest = ("digest", "--date", "2026-11-25", "--out", "d")
+    done = run_cli(*digest, "--workspace", "acme inc", cwd=cwd)
+    assert (done.returncode, done.stderr.strip()) == (
+        2,
+        "“acme inc” names several workspaces (discord:99 “Acme Inc”, slack:T042 “Acme Inc”): "
+        "pass platform:id.",
+    )
+    done = run_cli(*digest, cwd=cwd)
+    assert (done.returncode, done.stderr.strip()) == (
+        2,
+        "Pass --workspace: there are several (console:acme “acme”, discord:99 “Acme Inc”, "
+        "slack:T042 “Acme Inc”).",
+    )
+    for name in ("slack:T042", "T042", "acme"):
+        done = run_cli(*digest, "--workspace", name, "--force", cwd=cwd)
+        assert done.returncode == 0, done.stderr
+    assert len(workspaces(cwd)) == 3

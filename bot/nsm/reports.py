@@ -91,12 +91,13 @@ def chart_reply(service: NsmService, weeks: int, caller: Caller | None) -> Reply
 def digest(
     service: NsmService,
     watcher: AlertWatcher,
-    caller: Caller,
+    caller: Caller | None,
     at: datetime,
     *,
     with_chart: bool = True,
 ) -> Reply:
-    """The daily digest for the 24 hours up to ``at``."""
+    """The daily digest for the 24 hours up to ``at``; the feedback part is that of the
+    caller's board (none without a caller: no workspace exists yet)."""
     since = at - timedelta(days=1)
     until = at + timedelta(microseconds=1)  # include what happened at ``at`` itself
     summary = service.summary(at)
@@ -115,8 +116,10 @@ def digest(
         lines.append("Moved most: " + "; ".join(f"{m.metric.name} {_delta(m)}" for m in movers))
     open_alerts = [f"{e.rule} since {e.start:%Y-%m-%d}" for e in watcher.open_episodes(at)]
     lines.append("Open alerts: " + ("; ".join(open_alerts) if open_alerts else "none"))
-    created, rising = service.feedback.activity(caller, since, until)
-    shipped = service.feedback.shipped_between(caller, since, until)
+    created, rising, shipped = [], [], []
+    if caller is not None:
+        created, rising = service.feedback.activity(caller, since, until)
+        shipped = service.feedback.shipped_between(caller, since, until)
     lines.append(f"Feedback: {len(created)} logged, {len(shipped)} shipped since yesterday.")
     if rising:
         lines.append(
