@@ -36,6 +36,7 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(events_app, name="events")
 app.add_typer(alerts_app, name="alerts")
 
+WORKSPACE_HELP = "An existing workspace: platform:id, id or name (default: the only one there is)."
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="Database URL (default: $DATABASE_URL, else sqlite:///lodestar.db)."),
@@ -163,10 +164,12 @@ def demo(
 @export_app.command("feedback")
 def export_feedback(
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
-    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
-    workspace: Annotated[
-        str, typer.Option(help="The board of this workspace: platform:id, id or name.")
-    ] = "console",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write to this file, or feedback.csv/.json in this directory."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a file already there.")] = False,
+    workspace: Annotated[str | None, typer.Option(help=WORKSPACE_HELP)] = None,
     db: DbOption = None,
 ) -> None:
     """The board of a workspace as CSV or JSON."""
@@ -175,14 +178,38 @@ def export_feedback(
     if fmt not in ("csv", "json"):
         typer.echo("--format must be csv or json.", err=True)
         raise typer.Exit(2)
+    target = None
+    if out is not None:
+        target = _writable(out / f"feedback.{fmt}" if out.is_dir() else out, force)
     lodestar = _open(db)
-    views = lodestar.board.items_of_workspace(_workspace(lodestar, workspace).id)
+    caller = _resolve_workspace(lodestar, workspace)
+    if caller is None:
+        raise _fail("There are no workspaces yet, so no board to export.")
+    views = lodestar.board.items_of_workspace(
+        _workspace(lodestar, f"{caller.platform}:{caller.workspace}").id
+    )
     text = to_csv(views) if fmt == "csv" else to_json(views)
-    if out is None:
+    if target is None:
         sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
-        typer.echo(f"Wrote {len(views)} items to {out}.", err=True)
+        return
+    _write(target, text.encode("utf-8"))
+    typer.echo(f"Wrote {len(views)} items to {target}.", err=True)
+
+
+def _writable(path: Path, force: bool) -> Path:
+    """``path``, unless a file is there already and --force was not given."""
+    if path.is_dir():
+        raise _fail(f"{path} is a directory: give a file name.")
+    if path.exists() and not force:
+        raise _fail(f"{path} already exists: pass --force to replace it, or choose another --out.")
+    return path
+
+
+def _write(path: Path, content: bytes) -> None:
+    try:
+        path.write_bytes(content)
+    except OSError as error:
+        raise _fail(f"Could not write {path}: {error.strerror or error}.") from error
 
 
 @admins_app.command("add")
@@ -242,17 +269,27 @@ def _workspace(lodestar, text: str, platform: str | None = None):  # type: ignor
             raise _fail(error.message) from error
 
 
-def _console_caller(lodestar, workspace: str | None):  # type: ignore[no-untyped-def]
-    """The operator, as an admin of an existing workspace: the one named, else the
-    console's if there is one, else nobody (metrics need no workspace)."""
-    from bot.context import Caller
+def _resolve_workspace(lodestar, text: str | None):  # type: ignore[no-untyped-def]
+    """The Caller an operator command acts as, in an existing workspace, never a new
+    one: the one ``text`` names (``bot.tenants``), else the only workspace there is
+    (None while there is none; with several, exit 2 asking which)."""
+    from sqlalchemy import select
 
-    if workspace is None:
+    from bot.context import Caller
+    from bot.tenants import describe
+    from storage.models import Workspace
+
+    if text is not None:
+        found = _workspace(lodestar, text)
+    else:
         with lodestar.db.uow() as uow:
-            if uow.workspaces.get("console", "console") is None:
-                return None
-        workspace = "console:console"
-    found = _workspace(lodestar, workspace)
+            every = list(uow.session.scalars(select(Workspace).order_by(Workspace.id).limit(11)))
+        if not every:
+            return None
+        if len(every) > 1:
+            listed = ", ".join(describe(w) for w in every[:10]) + (" …" if len(every) > 10 else "")
+            raise _fail(f"Pass --workspace: there are several ({listed}).")
+        found = every[0]
     return Caller(
         found.platform,
         found.external_id,
@@ -267,24 +304,25 @@ def _console_caller(lodestar, workspace: str | None):  # type: ignore[no-untyped
 def nsm_why(
     week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W41.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
-    workspace: Annotated[
-        str | None,
-        typer.Option(help="Whose feedback to show: platform:id, id or name (default: console)."),
-    ] = None,
+    workspace: Annotated[str | None, typer.Option(help=WORKSPACE_HELP)] = None,
     db: DbOption = None,
 ) -> None:
     """Why the north star moved that week (default: the latest complete week)."""
     import json
 
     from bot.errors import UserError
+    from bot.nsm.numbers import json_ready
     from bot.nsm.presenter import why
 
     lodestar = _open(db)
     try:
-        result = lodestar.nsm.why(week, _console_caller(lodestar, workspace))
+        result = lodestar.nsm.why(week, _resolve_workspace(lodestar, workspace))
     except UserError as error:
         raise _fail(error.message) from error
-    typer.echo(json.dumps(result.to_json(), indent=2) if as_json else why(result).text)
+    if as_json:
+        typer.echo(json.dumps(json_ready(result.to_json()), indent=2, allow_nan=False))
+    else:
+        typer.echo(why(result).text)
 
 
 @nsm_app.command("tree")
@@ -309,7 +347,9 @@ def metrics_import(
     lodestar = _open(db)
     with _importing(file):
         text = file.read_text(encoding="utf-8-sig")  # spreadsheets write a BOM
-        rows = read_snapshots(text, lodestar.nsm.metric_keys, source=file.name)
+        rows = read_snapshots(
+            text, lodestar.nsm.metric_keys, source=file.name, now=lodestar.clock.now()
+        )
         count = lodestar.nsm.import_snapshots(rows, "csv", f"csv:{file.name}")
     lodestar.watch()
     typer.echo(f"Imported {count} values from {file.name}.")
@@ -338,65 +378,110 @@ def alerts_backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
     db: DbOption = None,
 ) -> None:
-    """The episodes the alert rules would have opened on a history."""
+    """The episodes the alert rules would have opened on a history.
+
+    With --metric, the rules that watch that metric (the configured [[alerts]], or
+    the defaults for the tree) replay its stored history."""
     from bot.alerts.backtest import main as backtest_main
 
     if (metric is None) == (csv is None):
         raise _fail("Give exactly one of --metric KEY or --csv FILE.")
-    extra = (["--rule", rule] if rule else []) + (["--json"] if as_json else [])
     if csv is not None:
+        extra = (["--rule", rule] if rule else []) + (["--json"] if as_json else [])
         raise typer.Exit(backtest_main(["--csv", str(csv), *extra]))
-    import tempfile
+    _backtest_stored(_open(db), metric or "", rule, as_json)
 
-    lodestar = _open(db)
-    series = lodestar.nsm.series(metric or "")
-    if not series:
+
+def _backtest_stored(lodestar, metric: str, rule: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from bot.alerts.backtest import backtest, format_table
+    from bot.alerts.rules import CounterGuardRule
+    from bot.errors import UserError
+    from bot.nsm.numbers import json_ready
+    from bot.nsm.watch import rules_for
+    from bot.text import quote
+
+    nsm = lodestar.nsm
+    try:
+        nsm.metric(metric)
+    except UserError as error:
+        raise _fail(error.message) from error
+    every = rules_for(nsm)
+    rules = [r for r in every if r.metric == metric]
+    if rule is not None:
+        rules = [r for r in rules if rule in (r.name, r.kind)]
+        if not rules:
+            names = ", ".join(r.name for r in every if r.metric == metric) or "none"
+            raise _fail(f"No rule “{quote(rule, 40)}” watches {metric} (rules on it: {names}).")
+    series = nsm.series(metric)
+    if rules and not series:
         raise _fail(f"There is no stored history for {metric}.")
-    config = lodestar.nsm.config
-    if config is not None and config.alerts:
-        extra += ["--rules-toml", config.source]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{metric}.csv"
-        path.write_text("".join(f"{t.isoformat()},{v}\n" for t, v in series), encoding="utf-8")
-        code = backtest_main(["--csv", str(path), "--metric", metric or "", *extra])
-    raise typer.Exit(code)
+    extra = {}
+    for guard in [r for r in rules if isinstance(r, CounterGuardRule)]:
+        extra[guard.counter] = nsm.series(guard.counter)
+        if not extra[guard.counter]:
+            typer.echo(f"Skipped {guard.name}: {guard.counter} has no stored history.", err=True)
+            rules.remove(guard)
+    if not rules:
+        watched = ", ".join(sorted({r.metric for r in every})) or "nothing"
+        note = f"No alert rule watches {metric} (rules watch: {watched})."
+        typer.echo(json.dumps({"episodes": []}) if as_json else note)
+        if as_json:
+            typer.echo(note, err=True)
+        return
+    episodes = backtest(series, rules, extra=extra)
+    if as_json:
+        data = {"episodes": [e.to_dict() for e in episodes]}
+        typer.echo(json.dumps(json_ready(data), indent=1, allow_nan=False))
+    else:
+        typer.echo(f"Rules on {metric}: {', '.join(r.name for r in rules)}.")
+        typer.echo(format_table(episodes))
 
 
 @app.command()
 def digest(
-    date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: now).")] = None,
-    out: Annotated[Path, typer.Option(help="Where to write digest.txt and the chart.")] = Path("."),
-    workspace: Annotated[
+    date: Annotated[
         str | None,
-        typer.Option(help="Whose feedback to include: platform:id, id or name (default: console)."),
+        typer.Option(
+            help="A date (the digest of the 24 hours to 09:00 UTC that day) or an ISO time "
+            "such as 2026-11-25T17:30+01:00, kept as given (default: now)."
+        ),
     ] = None,
+    out: Annotated[
+        Path, typer.Option(help="The directory for digest.txt and north-star.png.")
+    ] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Replace files already there.")] = False,
+    workspace: Annotated[str | None, typer.Option(help=WORKSPACE_HELP)] = None,
     db: DbOption = None,
 ) -> None:
     """Produce the daily digest: text and chart."""
-    from datetime import UTC, datetime
-
     from bot.errors import UserError
+    from bot.nsm.periods import PeriodError, check_moment, parse_moment
     from bot.nsm.reports import digest as build_digest
 
+    if out.exists() and not out.is_dir():
+        raise _fail(f"{out} is a file: --out takes a directory for digest.txt and north-star.png.")
+    for name in ("digest.txt", "north-star.png"):
+        _writable(out / name, force)
     lodestar = _open(db)
+    now = lodestar.clock.now()
     try:
-        at = (
-            datetime.fromisoformat(date).replace(hour=9, tzinfo=UTC)
-            if date
-            else lodestar.clock.now()
-        )
-    except ValueError as error:
-        raise _fail(f"“{date}” is not a date: use YYYY-MM-DD.") from error
+        at = check_moment(parse_moment(date, day_hour=9), now) if date else now
+    except PeriodError as error:
+        raise _fail(str(error)) from error
+    caller = _resolve_workspace(lodestar, workspace)
     try:
-        reply = build_digest(
-            lodestar.nsm, lodestar.nsm_commands.watcher, _console_caller(lodestar, workspace), at
-        )
+        reply = build_digest(lodestar.nsm, lodestar.nsm_commands.watcher, caller, at)
     except UserError as error:
         raise _fail(error.message) from error
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "digest.txt").write_text(reply.text + "\n", encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _fail(f"Could not create {out}: {error.strerror or error}.") from error
+    _write(out / "digest.txt", (reply.text + "\n").encode("utf-8"))
     for attachment in reply.attachments:
-        (out / attachment.filename).write_bytes(attachment.content)
+        _write(out / attachment.filename, attachment.content)
     typer.echo(reply.text)
     typer.echo(
         f"\nWrote {out / 'digest.txt'}"

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
@@ -19,6 +20,12 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import Base
 from storage.uow import Database
+
+# No deadline: a property test asserts results, never timings (bench/ measures speed).
+# Hypothesis's default 200 ms deadline made tests flaky under pytest -n 8 on two
+# cores, where one example can be stretched past it and then run fast on the retry.
+settings.register_profile("lodestar", deadline=None)
+settings.load_profile("lodestar")
 
 PG_ENV = "LODESTAR_TEST_POSTGRES_URL"
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -386,14 +385,35 @@ def test_load_csv_formats():
 
 
 @pytest.mark.slow
-def test_year_of_five_minute_data_is_fast():
+def test_a_year_of_five_minute_data_finds_the_injected_spike():
+    # How fast is measured in bench/alerts_nab.py, never here: a timed assertion
+    # failed whenever the machine was busy (pytest -n 8 on two cores).
     n = 365 * 288
     rng = np.random.default_rng(0)
     i = np.arange(n)
     values = 100 + 10 * np.sin(i * 2 * math.pi / 288) + rng.standard_normal(n)
     values[200_000 // 2 : 200_000 // 2 + 6] += 40
     s = series(values, step=timedelta(minutes=5))
-    t = time.perf_counter()
     eps = backtest(s, default_rules("m"))
-    assert time.perf_counter() - t < 20
     assert any(e.start == s[100_000][0] for e in eps)
+
+
+def test_a_timestamp_beyond_the_calendar_is_a_bad_row(tmp_path, capsys):
+    p = tmp_path / "s.csv"
+    p.write_text("timestamp,value\n2024-01-01,1\n1e300,2\n-1e300,3\n99999999999999999999,4\n")
+    assert backtest_main(["--csv", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    for line in (3, 4, 5):
+        assert f"line {line}: timestamp " in err
+    assert "is outside the calendar" in err
+
+
+def test_backtest_echoes_what_it_read_inert(tmp_path, capsys):
+    p = tmp_path / "s.csv"
+    p.write_text("2024-01-01,<!channel>\n<!here>,3\n2024-01-02,1\n")
+    assert backtest_main(["--csv", str(p)]) == 2
+    p.with_name("ok.csv").write_text("2024-01-01,1\n")
+    assert backtest_main(["--csv", str(p.with_name("ok.csv")), "--rule", "<!channel>"]) == 2
+    err = capsys.readouterr().err
+    assert "<!" not in err and err.count("<\u200b!") == 3, err

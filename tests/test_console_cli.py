@@ -193,7 +193,9 @@ def test_one_line_with_dash_c(tmp_path: Path) -> None:
 
 def test_unknown_workspace_export_is_a_clear_error(tmp_path: Path) -> None:
     done = run_cli("export", "feedback", "--workspace", "nope", db=tmp_path / "x.db")
-    assert done.returncode == 2 and "There is no workspace “nope”" in done.stderr
+    assert (done.returncode, done.stderr.strip()) == (
+        2, "There is no workspace “nope”. Workspaces: none yet."
+    )
 
 
 @pytest.mark.parametrize(
@@ -278,3 +280,20 @@ def test_operator_commands_find_the_named_workspace_exactly_and_never_create_one
         assert "There is no workspace" in done.stderr and "slack:T0ACME (Acme Inc)" in done.stderr
         assert "Traceback" not in done.stderr
     assert _workspaces(db) == before
+
+
+def test_a_bad_directive_is_one_error_line_and_the_script_goes_on(tmp_path: Path) -> None:
+    script = (
+        "/feedback dark mode\n:react 👍 #²\n:run-jobs 0001-01-01\n:run-jobs 9999-12-31\n"
+        ":run-jobs someday\n/feedback top\n"
+    )
+    done = run_cli("console", "--json", stdin=script, db=tmp_path / "x.db")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["text"] for r in out if r.get("kind") == "error"] == [
+        "“#²” is not a reaction target: use #N or ^.",
+        "0001-01-01 is before 1970: give a later date.",
+        "9999-12-31 is more than 3,650 days ahead: give an earlier date.",
+        "“someday” is not a date or time: use 2026-11-25 or 2026-11-25T09:00+01:00.",
+    ]
+    assert out[-1]["kind"] == "list"  # the last line still ran

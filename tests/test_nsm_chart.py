@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import threading
 from datetime import date, timedelta
 
@@ -16,9 +18,9 @@ from bot.nsm.chart import (
     ChartData,
     ChartError,
     demo_data,
-    format_value,
     render_weekly_chart,
 )
+from bot.nsm.numbers import format_value
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -74,16 +76,25 @@ def test_flat_series_short_range_and_many_inputs_render() -> None:
     assert img[:, :, :3].var() > 0.003
 
 
-def test_no_values_is_a_clear_error() -> None:
+def test_no_north_star_values_is_a_clear_error() -> None:
     with pytest.raises(ChartError, match="There are no values for Weekly active teams"):
         render_weekly_chart(ChartData(north_star=[], title="Weekly active teams"))
-    with pytest.raises(ChartError, match="no values for Activation"):
-        render_weekly_chart(
-            ChartData(
-                north_star=[(date(2026, 1, 5), 1.0)],
-                inputs={"Activation": [(date(2026, 1, 5), float("nan"))]},
-            )
-        )
+
+
+def test_an_input_without_values_is_drawn_as_missing() -> None:
+    weeks = [date(2026, 8, 3) + timedelta(weeks=i) for i in range(6)]
+    rising = [(d, 100.0 + i) for i, d in enumerate(weeks)]
+    full = ChartData(north_star=rising, inputs={"Accounts": rising, "Activation": rising})
+    gap = ChartData(
+        north_star=rising,
+        inputs={"Accounts": rising, "Activation": [(weeks[0], float("nan"))]},
+    )
+    empty = ChartData(north_star=rising, inputs={"Accounts": [], "Activation": []})
+    drawn = pixels(render_weekly_chart(gap))
+    assert drawn.shape[:2] == (HEIGHT_PX, WIDTH_PX)
+    # the missing input's cell is drawn, but differs from one with a line in it
+    assert not np.array_equal(drawn, pixels(render_weekly_chart(full)))
+    assert pixels(render_weekly_chart(empty)).shape[:2] == (HEIGHT_PX, WIDTH_PX)
 
 
 def test_renders_in_parallel_threads_are_identical() -> None:
@@ -108,7 +119,20 @@ def test_renders_in_parallel_threads_are_identical() -> None:
         (12_345, "", "12.3k"),
         (4_560_000, "", "4.56M"),
         (0, "", "0"),
+        (999_950, "", "1M"),
+        (7_100_000_000, "", "7.1B"),
+        (1e15, "", "1,000T"),
+        (float("inf"), "teams", "—"),
     ],
 )
 def test_format_value(value: float, unit: str, text: str) -> None:
     assert format_value(value, unit) == text
+
+
+def test_starting_the_bot_does_not_import_matplotlib() -> None:
+    # matplotlib takes most of a second to import; only drawing a chart needs it.
+    code = "import bot.app, sys; print('matplotlib' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "False"

@@ -50,6 +50,7 @@ events = { unique_actors_of = ["project_created", "teammate_invited"] }
 name = "wat-drop"
 kind = "threshold"
 metric = "weekly_active_teams"
+drop_pct = 10
 
 [[alerts]]
 name = "ath"
@@ -117,6 +118,7 @@ def test_alerts_are_kept_raw_with_their_lines() -> None:
         "name": "wat-drop",
         "kind": "threshold",
         "metric": "weekly_active_teams",
+        "drop_pct": 10,
     }
     assert [a.line for a in cfg.alerts] == [
         line_of(GOOD, "[[alerts]]", 1),
@@ -290,3 +292,61 @@ def test_describe_shows_the_tree() -> None:
     assert "└─ Support tickets [support_tickets] · lower is better" in text
     no_formula = parse_config(GOOD.replace('formula = "product"\n', "")).tree.describe()
     assert "no formula" in no_formula
+
+
+def test_alert_rules_are_parsed_when_the_file_is_read() -> None:
+    rules = parse_config(GOOD).rules
+    assert [(r.name, r.kind, r.metric) for r in rules] == [
+        ("wat-drop", "threshold", "weekly_active_teams"),
+        ("ath", "milestone", "weekly_active_teams"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "nth", "pattern"),
+    [
+        ('kind = "milestone"', 'kind = "milestones"', 2, r"alert 'ath': 'kind' must be one of"),
+        ("drop_pct = 10", 'drop_pct = "ten"', 1, r"alert 'wat-drop': 'drop_pct' must be a number"),
+        ("drop_pct = 10", "drop_pct = 10\nbaseline = \"99999999999d\"", 1, r"not a duration"),
+        ("drop_pct = 10", "drop_pct = 10\nabove_pct = 3", 1, r"unknown key\(s\) above_pct"),
+        ("drop_pct = 10", "", 1, r"a threshold alert needs 'above', 'below'"),
+        ('name = "ath"', 'name = "wat-drop"', 2, r"two alerts have this name"),
+        (
+            'kind = "milestone"\nmetric = "weekly_active_teams"',
+            'kind = "milestone"\nmetric = "weekly_active_team"',
+            2,
+            r"alert 'ath' watches 'weekly_active_team', which is not defined: add a "
+            r"\[metrics\.weekly_active_team\] table",
+        ),
+    ],
+)
+def test_a_bad_alert_rule_stops_loading_with_its_line(old, new, nth, pattern) -> None:
+    assert old in GOOD
+    bad = GOOD.replace(old, new, 1)
+    err = error_for(bad)
+    assert re.search(pattern, str(err)), str(err)
+    assert err.line == line_of(bad, "[[alerts]]", nth), str(err)
+
+
+def test_a_counter_guard_must_name_a_defined_counter() -> None:
+    guard = (
+        '\n[[alerts]]\nname = "guard"\nkind = "counter_guard"\n'
+        'metric = "weekly_active_teams"\ncounter = "tickets"\n'
+    )
+    err = error_for(GOOD + guard)
+    assert "alert 'guard' watches 'tickets', which is not defined" in str(err)
+    assert err.line == line_of(GOOD + guard, "[[alerts]]", 3)
+
+
+@pytest.mark.parametrize(
+    "nested",
+    ["a = " + "[" * 5000 + "]" * 5000, "a = " + "{ b = " * 5000 + "1" + " }" * 5000],
+)
+def test_absurdly_deep_nesting_is_a_config_error_naming_the_file(tmp_path, nested) -> None:
+    path = tmp_path / "lodestar.toml"
+    path.write_text(nested, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: this is not valid TOML (arrays or tables are nested too deeply to read)."
+    )

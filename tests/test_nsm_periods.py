@@ -11,10 +11,13 @@ from hypothesis import strategies as st
 from bot.nsm.periods import (
     Period,
     PeriodError,
+    check_moment,
+    check_recordable,
     current_week,
     day_of,
     hour_of,
     latest_complete_week,
+    parse_moment,
     parse_period,
     rollup,
     rollup_by_week,
@@ -113,7 +116,7 @@ def test_period_must_be_aligned_and_utc() -> None:
         Period(datetime(2026, 10, 5), "day")  # naive
 
 
-@given(st.dates(min_value=date(1971, 1, 1), max_value=date(9998, 12, 1)))
+@given(st.dates(min_value=date(1, 1, 1), max_value=date(9998, 12, 1)))
 def test_keys_round_trip(d: date) -> None:
     for p in (week_of(d), day_of(d), hour_of(datetime(d.year, d.month, d.day, 7))):
         assert parse_period(p.key) == p
@@ -146,3 +149,51 @@ def test_rollup_by_week_groups_days_into_iso_weeks() -> None:
     days = {WEEK[0] - timedelta(days=1): 5.0, **{d: 1.0 for d in WEEK}}  # a Sunday before
     weeks = rollup_by_week(days, "sum")
     assert [(w.key, v) for w, v in weeks.items()] == [("2026-W40", 5.0), ("2026-W41", 7.0)]
+
+
+def test_keys_write_years_with_four_digits() -> None:
+    assert parse_period("0001-W01").key == "0001-W01"
+    assert week_of(date(999, 6, 1)).key == "0999-W22"
+    assert parse_period("0999-12-30").key == "0999-12-30"
+    assert parse_period("0099-01-05T03").key == "0099-01-05T03"
+
+
+NOW = utc(2026, 11, 25, 12)
+
+
+def test_one_rule_for_where_values_may_be_recorded() -> None:
+    assert check_recordable(parse_period("2026-W48"), NOW).key == "2026-W48"  # running week
+    with pytest.raises(PeriodError, match=r"^2099-W01 has not started yet; record values for"):
+        check_recordable(parse_period("2099-W01"), NOW)
+    with pytest.raises(PeriodError, match=r"^0001-W01 is before 1970; record values from 1970 on"):
+        check_recordable(parse_period("0001-W01"), NOW)
+
+
+def test_a_moment_is_kept_as_given() -> None:
+    assert parse_moment("2026-11-25", day_hour=9) == utc(2026, 11, 25, 9)
+    assert parse_moment("2026-11-25T14:30") == utc(2026, 11, 25, 14, 30)
+    plus_one = parse_moment("2026-11-25T14:30+01:00")
+    assert plus_one.utcoffset() == timedelta(hours=1) and plus_one.hour == 14
+    assert parse_moment("2026-11-25T14:30Z") == utc(2026, 11, 25, 14, 30)
+    for bad in ("someday", "2026-02-30", "<!channel>"):
+        with pytest.raises(PeriodError, match="is not a date"):
+            parse_moment(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "ahead", "message"),
+    [
+        ("0001-01-01", timedelta(0), "0001-01-01 is before 1970: give a later date."),
+        ("9999-12-31", timedelta(0), "9999-12-31 is in the future: give a past or present date."),
+        (
+            "9999-12-31",
+            timedelta(days=3650),
+            "9999-12-31 is more than 3,650 days ahead: give an earlier date.",
+        ),
+    ],
+)
+def test_moments_outside_the_sane_range_are_refused(text, ahead, message) -> None:
+    with pytest.raises(PeriodError) as info:
+        check_moment(parse_moment(text), NOW, ahead=ahead)
+    assert str(info.value) == message
+    assert check_moment(utc(2027, 1, 1), NOW, ahead=timedelta(days=3650)) == utc(2027, 1, 1)

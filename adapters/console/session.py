@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import shlex
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import timedelta
 from itertools import count
 
 from adapters.console.messenger import ConsoleMessenger
@@ -23,9 +24,11 @@ from bot.app import Lodestar
 from bot.clock import FixedClock
 from bot.context import Caller, ChatMessage
 from bot.errors import UserError
+from bot.nsm.periods import PeriodError, check_moment, parse_moment
 from bot.replies import Reply
 
 PLATFORM = "console"
+JOBS_AHEAD = timedelta(days=3650)  # :run-jobs may look ten years ahead, no further
 
 
 def run_mark() -> str:
@@ -154,7 +157,7 @@ class ConsoleSession:
                 self._error("There is no plain message to react to yet.")
                 return None
             return self.messages[self.last_message]
-        if target.startswith("#") and target[1:].isdigit():
+        if re.fullmatch(r"#[0-9]{1,9}", target):  # ASCII digits: "#²" is no item number
             number = int(target[1:])
             key = (self.workspace, number)
             if key not in self.cards:
@@ -223,11 +226,11 @@ class ConsoleSession:
         clock = self.app.clock
         if at is not None:
             try:
-                when = datetime.fromisoformat(at)
-            except ValueError:
-                self._error(f"“{at}” is not an ISO time, e.g. 2026-11-25T09:00.")
+                when = check_moment(parse_moment(at), clock.now(), ahead=JOBS_AHEAD)
+            except PeriodError as error:
+                self._error(str(error))
                 return
-            clock = FixedClock(when if when.tzinfo else when.replace(tzinfo=UTC))
+            clock = FixedClock(when)
         if watch:
             try:
                 self.app.watch(clock.now())

@@ -29,6 +29,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.errors import BadInput
+from bot.nsm.ingest import parse_value
+from bot.nsm.numbers import json_ready
+from bot.text import quote
+
 from .detectors import Prepared, Series, evaluate_rules
 from .episodes import Episode
 from .rules import AnyRule, CounterGuardRule, RuleError, default_rules, parse_rules
@@ -64,12 +69,15 @@ def parse_timestamp(text: str) -> datetime:
         try:
             v = float(s)
         except ValueError:
-            raise ValueError(f"unreadable timestamp {text.strip()!r}") from None
+            raise ValueError(f"unreadable timestamp “{quote(text, 40)}”") from None
         if not math.isfinite(v):
-            raise ValueError(f"unreadable timestamp {text.strip()!r}") from None
+            raise ValueError(f"unreadable timestamp “{quote(text, 40)}”") from None
         if abs(v) > 1e11:
             v /= 1000.0
-        return datetime.fromtimestamp(v, UTC)
+        try:
+            return datetime.fromtimestamp(v, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"timestamp “{quote(text, 40)}” is outside the calendar") from None
     return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
 
 
@@ -96,9 +104,9 @@ def load_csv(path: str | Path) -> list[tuple[datetime, float]]:
             problems.append((lineno, "expected 'timestamp,value'"))
             continue
         try:
-            value = float(cells[1])
-        except ValueError:
-            value = None
+            value, bad_value = parse_value(cells[1]), ""
+        except BadInput as error:  # not a number, or beyond the range every import keeps
+            value, bad_value = None, error.message.rstrip(".")
         if lineno == 1 and value is None:
             try:
                 parse_timestamp(cells[0])
@@ -109,8 +117,8 @@ def load_csv(path: str | Path) -> list[tuple[datetime, float]]:
         except ValueError as e:
             problems.append((lineno, str(e)))
             continue
-        if value is None or not math.isfinite(value):
-            problems.append((lineno, f"value {cells[1]!r} is not a number"))
+        if value is None:
+            problems.append((lineno, f"value {bad_value}"))
             continue
         rows[ts] = value
     if problems:
@@ -147,6 +155,8 @@ def load_rules_toml(path: str | Path, default_metric: str) -> list[AnyRule]:
         raise ValueError(f"{path}: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{path}: not valid TOML ({e})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not valid TOML (nested too deeply to read)") from None
     tables = data.get("alerts", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise ValueError(f"{path}: 'alerts' must be [[alerts]] tables")
@@ -209,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.rule:
             rules = [r for r in rules if args.rule in (r.name, r.kind)]
             if not rules:
-                raise ValueError(f"no rule named {args.rule!r}")
+                raise ValueError(f"no rule named “{quote(args.rule, 40)}”")
         extra = {}
         if args.counter_csv:
             counter = load_csv(args.counter_csv)
@@ -219,7 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     text = (
-        json.dumps({"episodes": [e.to_dict() for e in episodes]}, indent=1)
+        json.dumps(
+            json_ready({"episodes": [e.to_dict() for e in episodes]}), indent=1, allow_nan=False
+        )
         if args.json
         else format_table(episodes)
     )

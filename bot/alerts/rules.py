@@ -64,15 +64,18 @@ def parse_duration(value: str | float | int | timedelta) -> timedelta:
         return value
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
+    usage = f'not a duration: {value!r} (write it like "90m", "24h" or "2d")'
+    seconds: float | None = None
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"not a duration: {value!r}")
-        return timedelta(seconds=float(value))
-    if isinstance(value, str):
-        m = _DURATION_RE.match(value)
-        if m:
-            return timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()])
-    raise ValueError(f'not a duration: {value!r} (write it like "90m", "24h" or "2d")')
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION_RE.match(value)):
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(usage)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # beyond timedelta's 999,999,999 days
+        raise ValueError(usage) from None
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,10 @@ RULE_CLASSES: dict[str, type[Rule]] = {
 
 def _coerce(cls: type[Rule], key: str, value: Any, default: Any) -> Any:
     if isinstance(default, timedelta):
-        return parse_duration(value)
+        try:
+            return parse_duration(value)
+        except ValueError as error:
+            raise ValueError(f"'{key}' is {error}") from None
     if key in ("name", "metric", "counter", "direction", "bad_direction", "period", "interval"):
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"'{key}' must be a non-empty string, not {value!r}")

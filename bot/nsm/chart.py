@@ -29,6 +29,8 @@ from matplotlib.text import Annotation
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import offset_copy
 
+from bot.nsm.numbers import format_value
+
 Series = Sequence[tuple[date, float]]
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 1500, 150
@@ -51,7 +53,8 @@ class ChartError(ValueError):
 class ChartData:
     """What the weekly chart shows; series are ``(week start, value)`` pairs in any order.
 
-    ``lower_is_better`` names inputs whose rise is bad news (coloured red).
+    ``lower_is_better`` names inputs whose rise is bad news (coloured red). An input
+    with no values yet keeps its cell, which says so: the chart shows what is missing.
     """
 
     north_star: Series
@@ -66,28 +69,13 @@ class ChartData:
     ships: Sequence[tuple[date, str]] = ()
 
 
-def format_value(value: float, unit: str = "") -> str:
-    """Compact, human number: 1,234 · 12.3k · 4.56M · 12.5% (unit appended if short)."""
-    if unit == "%":
-        return f"{value:.1f}%"
-    a = abs(value)
-    if a >= 1e6:
-        s = f"{value / 1e6:.3g}M"
-    elif a >= 1e4:
-        s = f"{value / 1e3:.3g}k"
-    elif a >= 100 or float(value).is_integer():
-        s = f"{value:,.0f}"
-    else:
-        s = f"{value:.3g}"
-    return f"{s} {unit}" if unit else s
-
-
 def render_weekly_chart(data: ChartData) -> bytes:
     """Draw the weekly chart and return it as PNG bytes."""
     x, y = _series(data.north_star, data.title)
-    inputs = [(name, *_series(s, name)) for name, s in list(data.inputs.items())[:MAX_INPUTS]]
-    lo = min([x[0], *(ix[0] for _, ix, _ in inputs)])
-    hi = max([x[-1], *(ix[-1] for _, ix, _ in inputs)])
+    inputs = [(name, *_points(s)) for name, s in list(data.inputs.items())[:MAX_INPUTS]]
+    drawn = [ix for _, ix, _ in inputs if ix is not None]
+    lo = min([x[0], *(ix[0] for ix in drawn)])
+    hi = max([x[-1], *(ix[-1] for ix in drawn)])
     pad = max(3.0, (hi - lo) * 0.03)
     xlim = (lo - pad, hi + pad)
     ticks = _date_ticks(lo, hi)
@@ -259,6 +247,9 @@ def _draw_inputs(fig, inputs, data: ChartData, alerts, ships, xlim, ticks, *, ro
             every=2 if len(ticks) > 4 else 1,
             labels=i + 2 >= len(inputs),
         )
+        if ix is None:
+            _missing_cell(fig, ax, name)
+            continue
         base, peak = float(iy.min()), float(iy.max())
         span = (peak - base) or max(abs(base), 1.0) * 0.1
         floor = base - 0.15 * span
@@ -309,6 +300,35 @@ def _draw_inputs(fig, inputs, data: ChartData, alerts, ships, xlim, ticks, *, ro
             )
 
 
+def _missing_cell(fig: Figure, ax, name: str) -> None:
+    """An input with no values yet: its title, and the words in place of a line."""
+    ax.set_ylim(0, 1)
+    ax.text(
+        0,
+        1,
+        _short(name, 24),
+        transform=offset_copy(ax.transAxes, fig=fig, x=-4, y=22, units="points"),
+        fontsize=13,
+        fontweight="bold",
+        color=_INK,
+        family=_FONT,
+        va="bottom",
+        ha="left",
+    )
+    ax.text(
+        0.5,
+        0.5,
+        "no values yet",
+        transform=ax.transAxes,
+        fontsize=12,
+        fontstyle="italic",
+        color=_MUTED,
+        family=_FONT,
+        va="center",
+        ha="center",
+    )
+
+
 def _legend(fig: Figure, *, trend: bool, alerts: bool, ships: bool) -> None:
     parts = [("━ north star", _NS)]
     if trend:
@@ -331,10 +351,18 @@ def _as_date(d: date | datetime) -> date:
 
 
 def _series(points: Series, what: str) -> tuple[np.ndarray, np.ndarray]:
+    x, y = _points(points)
+    if x is None or y is None:
+        raise ChartError(f"There are no values for {what} to chart yet.")
+    return x, y
+
+
+def _points(points: Series) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+    """Finite values as (x, y) arrays in date order; (None, None) when there are none."""
     pts = sorted((_as_date(d), float(v)) for d, v in points if v is not None)
     pts = [(d, v) for d, v in pts if math.isfinite(v)]
     if not pts:
-        raise ChartError(f"There are no values for {what} to chart yet.")
+        return None, None
     x = mdates.date2num([d for d, _ in pts])
     return np.asarray(x, dtype=float), np.asarray([v for _, v in pts])
 

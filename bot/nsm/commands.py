@@ -14,7 +14,7 @@ from bot.nsm.service import NsmService
 from bot.nsm.watch import AlertWatcher
 from bot.replies import Reply, private
 from bot.scope import ADMIN
-from bot.text import defang
+from bot.text import defang, quote
 
 HELP = """\
 /nsm — the north star this week, its inputs, open alerts
@@ -79,7 +79,7 @@ class NsmCommands:
             ]
         if head == "digest" and not args:
             return [digest(svc, self.watcher, caller, svc.clock.now())]
-        raise BadInput(f"I don't understand “/nsm {defang(text.strip())[:60]}”; try /nsm help.")
+        raise BadInput(f"I don't understand “{quote('/nsm ' + text, 60)}”; try /nsm help.")
 
     def _open(self) -> list[str]:
         return [f"{e.rule} since {e.start:%Y-%m-%d}" for e in self.watcher.open_episodes()]
@@ -100,5 +100,5 @@ class NsmCommands:
 
 def _int(text: str, what: str) -> int:
     if not re.fullmatch(r"[0-9]{1,4}", text):
-        raise BadInput(f"“{defang(text[:20])}” is not a number of {what}.")
+        raise BadInput(f"“{quote(text, 20)}” is not a number of {what}.")
     return int(text)

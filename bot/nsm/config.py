@@ -24,7 +24,7 @@ Shape::
     name = "Weekly activated users"
     events = { unique_actors_of = ["project_created"] }   # or { count_of = ... }
 
-    [[alerts]]                   # kept raw (with line numbers) for the alerts module
+    [[alerts]]                   # parsed into alert rules (bot.alerts.rules) on load
     kind = "threshold"
 
     [digest]                     # kept raw for the digest module
@@ -44,6 +44,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from bot.alerts.rules import AnyRule, RuleError, parse_rules
 
 Formula = Literal["sum", "product", "ratio"]
 Rollup = Literal["sum", "mean", "last"]
@@ -176,12 +178,17 @@ class SourcedDict(dict):
 
 @dataclass(frozen=True)
 class LodestarConfig:
-    """Everything read from ``lodestar.toml``; ``tree`` is None when there is no ``[nsm]``."""
+    """Everything read from ``lodestar.toml``; ``tree`` is None when there is no ``[nsm]``.
+
+    ``alerts`` are the raw ``[[alerts]]`` tables (with their lines), ``rules`` the same
+    tables parsed and checked, so a mistake in one stops start-up, not the first alert.
+    """
 
     source: str
     tree: MetricTree | None
     metrics: dict[str, MetricDef]
     alerts: list[dict] = field(default_factory=list)
+    rules: tuple[AnyRule, ...] = ()
     digest: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
 
@@ -220,6 +227,10 @@ class _Parser:
             data = tomllib.loads(self.text)
         except tomllib.TOMLDecodeError as exc:
             raise self._decode_error(exc) from None
+        except RecursionError:  # tomllib reads nested arrays and tables recursively
+            raise self.fail(
+                "this is not valid TOML (arrays or tables are nested too deeply to read).", None
+            ) from None
         metrics_raw = data.get("metrics", {})
         if not isinstance(metrics_raw, dict):
             raise self.fail(
@@ -230,11 +241,13 @@ class _Parser:
         tree = None
         if "nsm" in data:
             tree = self._tree(data["nsm"], metrics)
+        alerts = self._alerts(data.get("alerts", []))
         return LodestarConfig(
             source=self.source,
             tree=tree,
             metrics=metrics,
-            alerts=self._alerts(data.get("alerts", [])),
+            alerts=alerts,
+            rules=self._rules(alerts, metrics),
             digest=self._table(data, "digest"),
             raw=data,
         )
@@ -431,6 +444,27 @@ class _Parser:
             SourcedDict(a, header_lines[i] if i < len(header_lines) else fallback)
             for i, a in enumerate(raw)
         ]
+
+
+    def _rules(self, tables: list[SourcedDict], metrics: dict[str, MetricDef]) -> tuple:
+        try:
+            rules = parse_rules(tables)
+        except RuleError as error:
+            name = f"alert '{error.rule}'" if error.rule else "[[alerts]]"
+            raise self.fail(f"{name}: {_sentence(error.problem)}", error.line) from None
+        for rule, table in zip(rules, tables, strict=True):
+            for key in rule.metrics:
+                if key not in metrics:
+                    raise self.fail(
+                        f"alert '{rule.name}' watches '{key}', which is not defined: "
+                        f"add a [metrics.{key}] table.",
+                        table.line,
+                    )
+        return tuple(rules)
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(".") else text + "."
 
 
 def _show(value: Any) -> str:

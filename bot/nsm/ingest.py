@@ -20,10 +20,12 @@ from typing import Any, TextIO
 
 from bot.errors import BadInput
 from bot.nsm.edge import checked_properties, checked_text, checked_time, load_json, out_of_range
-from bot.nsm.periods import Period, PeriodError, parse_period
+from bot.nsm.periods import Period, PeriodError, check_recordable, parse_period
+from bot.text import quote
 
 MAX_PROBLEMS_SHOWN = 10
 MAX_LINE_CHARS = 1 << 20
+MAX_VALUE = 1e15  # a quadrillion: beyond any real count or amount, far below float limits
 _NUMBER = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 _UNIX_SECONDS = re.compile(r"\d{9,11}(\.\d+)?")
 
@@ -58,13 +60,17 @@ class ImportProblems(BadInput):
 
 
 def parse_value(text: str) -> float:
-    """A number as people type it: ``1234``, ``1,234``, ``12.5``, ``-3e2``."""
+    """A number as people type it: ``1234``, ``1,234``, ``12.5``, ``-3e2``, within
+    ±``MAX_VALUE``: the one check every front door shares, so no stored value can make
+    a sum, product or percentage overflow."""
     cleaned = text.strip().replace(",", "").replace("_", "")
     if not _NUMBER.fullmatch(cleaned):
-        raise BadInput(f"“{text.strip()[:40]}” is not a number: write it like 1234 or 12.5.")
+        raise BadInput(f"“{quote(text, 40)}” is not a number: write it like 1234 or 12.5.")
     value = float(cleaned)
-    if not math.isfinite(value):
-        raise BadInput(f"“{text.strip()[:40]}” is not a finite number.")
+    if not math.isfinite(value) or abs(value) > MAX_VALUE:
+        raise BadInput(
+            f"“{quote(text, 40)}” is out of range: values must be between -1e15 and 1e15."
+        )
     return value
 
 
@@ -87,8 +93,11 @@ def parse_time(text: str) -> datetime:
         raise BadInput(out_of_range(text)) from None
 
 
-def read_snapshots(text: str, known: set[str], source: str = "CSV") -> list[SnapshotRow]:
-    """Rows of ``metric,period,value`` (a header line is optional)."""
+def read_snapshots(
+    text: str, known: set[str], source: str = "CSV", *, now: datetime | None = None
+) -> list[SnapshotRow]:
+    """Rows of ``metric,period,value`` (a header line is optional). Given ``now``, a
+    period values may not be recorded for (see ``check_recordable``) is a bad row too."""
     rows: list[SnapshotRow] = []
     problems: list[tuple[int, str]] = []
     for number, record in enumerate(csv.reader(io.StringIO(text)), start=1):
@@ -102,10 +111,11 @@ def read_snapshots(text: str, known: set[str], source: str = "CSV") -> list[Snap
         metric, period_text, value_text = (c.strip() for c in record)
         try:
             if metric not in known:
-                raise BadInput(f"unknown metric “{metric[:40]}”")
-            rows.append(
-                SnapshotRow(metric, parse_period(period_text), parse_value(value_text), number)
-            )
+                raise BadInput(f"unknown metric “{quote(metric, 40)}”")
+            period = parse_period(period_text)
+            if now is not None:
+                check_recordable(period, now)
+            rows.append(SnapshotRow(metric, period, parse_value(value_text), number))
         except (BadInput, PeriodError) as error:
             problems.append((number, str(error).rstrip(".")))
     if problems:

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from bot.nsm.config import ROLLUPS
+from bot.text import quote
 
 PeriodKind = Literal["hour", "day", "week"]
 
@@ -25,6 +26,9 @@ _WEEK_RE = re.compile(r"^(\d{4})-W(\d{1,2})$", re.IGNORECASE)
 _DAY_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _HOUR_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{1,2})(?::00)?(?::00)?Z?$")
 _USAGE = "use 2026-W41 or 2026-10-05"
+# Nothing a product measures happened before 1970, and keeping every moment in a sane
+# range keeps week arithmetic (a week before, 90 days after) far from datetime's limits.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class PeriodError(ValueError):
@@ -59,7 +63,7 @@ class Period:
     def key(self) -> str:
         if self.kind == "week":
             y, w, _ = self.start.date().isocalendar()
-            return f"{y}-W{w:02d}"
+            return f"{y:04d}-W{w:02d}"
         if self.kind == "day":
             return self.start.date().isoformat()
         return f"{self.start.date().isoformat()}T{self.start.hour:02d}"
@@ -136,21 +140,64 @@ def parse_period(text: str) -> Period:
         try:
             return week_of(date.fromisocalendar(year, week, 1))
         except ValueError:
-            raise PeriodError(f"'{text}' is not a week: {_USAGE}.") from None
+            raise PeriodError(f"'{quote(text, 40)}' is not a week: {_USAGE}.") from None
     if m := _DAY_RE.match(s):
         try:
             return day_of(date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
         except ValueError:
-            raise PeriodError(f"'{text}' is not a date: {_USAGE}.") from None
+            raise PeriodError(f"'{quote(text, 40)}' is not a date: {_USAGE}.") from None
     if m := _HOUR_RE.match(s):
         y, mo, d, h = (int(g) for g in m.groups())
         try:
             return Period(datetime(y, mo, d, h, tzinfo=UTC), "hour")
         except ValueError:
             raise PeriodError(
-                f"'{text}' is not an hour: use 2026-10-05T14 (UTC, 00 to 23)."
+                f"'{quote(text, 40)}' is not an hour: use 2026-10-05T14 (UTC, 00 to 23)."
             ) from None
-    raise PeriodError(f"'{text}' is not a period: {_USAGE} (or 2026-10-05T14 for an hour).")
+    raise PeriodError(
+        f"'{quote(text, 40)}' is not a period: {_USAGE} (or 2026-10-05T14 for an hour)."
+    )
+
+
+def check_recordable(period: Period, now: datetime) -> Period:
+    """The one rule for where values may be recorded, by chat or import: a period that
+    has started by ``now``, from 1970 on. Raises :class:`PeriodError`."""
+    if period.start > now:
+        raise PeriodError(f"{period.key} has not started yet; record values for past periods.")
+    if period.start < EARLIEST:
+        raise PeriodError(f"{period.key} is before 1970; record values from 1970 on.")
+    return period
+
+
+def parse_moment(text: str, *, day_hour: int = 0) -> datetime:
+    """A date (taken at ``day_hour`` UTC) or an ISO 8601 time, kept as given: a time
+    with an offset keeps it, one without is UTC. Raises :class:`PeriodError`."""
+    s = text.strip()
+    if m := _DAY_RE.match(s):
+        try:
+            return datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), day_hour, tzinfo=UTC)
+        except ValueError:
+            raise PeriodError(f"“{quote(text, 40)}” is not a date.") from None
+    try:
+        moment = datetime.fromisoformat(s)
+    except ValueError:
+        raise PeriodError(
+            f"“{quote(text, 40)}” is not a date or time: use 2026-11-25 or 2026-11-25T09:00+01:00."
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def check_moment(moment: datetime, now: datetime, *, ahead: timedelta = timedelta(0)) -> datetime:
+    """A time someone asked for, from 1970 to ``ahead`` of ``now`` (default: not in the
+    future). Raises :class:`PeriodError`."""
+    shown = moment.date().isoformat()
+    if moment < EARLIEST:
+        raise PeriodError(f"{shown} is before 1970: give a later date.")
+    if moment > now + ahead:
+        if not ahead:
+            raise PeriodError(f"{shown} is in the future: give a past or present date.")
+        raise PeriodError(f"{shown} is more than {ahead.days:,} days ahead: give an earlier date.")
+    return moment
 
 
 def weeks_between(first: Period, last: Period) -> list[Period]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.nsm.chart import format_value
+from bot.nsm.numbers import format_percent, format_value
 from bot.nsm.service import MetricMove, Recorded, Summary, WhyResult
 from bot.replies import Reply, private, public
 from bot.text import quote
@@ -18,7 +18,7 @@ def _delta(move: MetricMove) -> str:
     arrow = "▲" if move.change > 0 else "▼" if move.change < 0 else "="
     good = (move.change >= 0) == move.metric.higher_is_better or move.change == 0
     mood = "" if good else " ⚠"
-    pct = f" ({move.relative:+.1%})" if move.relative is not None else ""
+    pct = f" ({format_percent(move.relative)})" if move.relative is not None else ""
     return f"{arrow} {format_value(abs(move.change), move.metric.unit)}{pct}{mood}"
 
 
@@ -26,7 +26,8 @@ def summary(s: Summary, open_alerts: list[str]) -> Reply:
     ns = s.north_star
     four = ""
     if ns.latest is not None and ns.four_weeks_ago:
-        four = f", {(ns.latest - ns.four_weeks_ago) / abs(ns.four_weeks_ago):+.1%} vs 4 weeks ago"
+        since = format_percent((ns.latest - ns.four_weeks_ago) / abs(ns.four_weeks_ago))
+        four = f", {since} vs 4 weeks ago" if since else ""
     lines = [
         f"⭐ {ns.metric.name}, {s.week.key}: {_num(ns.latest, ns.metric.unit)} "
         f"({_delta(ns)} vs last week{four})"

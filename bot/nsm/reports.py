@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.context import Caller
-from bot.nsm.chart import ChartData, format_value, render_weekly_chart
+from bot.errors import BadInput
+from bot.nsm.numbers import format_value
 from bot.nsm.presenter import _delta
 from bot.nsm.service import NsmService
 from bot.nsm.watch import AlertWatcher
@@ -13,9 +16,24 @@ from bot.replies import Attachment, Reply, public
 from bot.text import quote
 
 
-def chart_png(
+@dataclass(frozen=True)
+class WeeklyChart:
+    """The chart as PNG, and the inputs it could not draw for want of values."""
+
+    png: bytes
+    missing: list[str]
+
+    @property
+    def note(self) -> str:
+        return f" No values yet for {', '.join(self.missing)}." if self.missing else ""
+
+
+def weekly_chart(
     service: NsmService, weeks: int, caller: Caller | None, at: datetime | None = None
-) -> bytes:
+) -> WeeklyChart:
+    # Imported here: matplotlib is slow to import, and only drawing needs it.
+    from bot.nsm.chart import ChartData, ChartError, render_weekly_chart
+
     tree = service.tree
     span = service.chart_weeks(weeks, at)
     values = service.weekly([m.key for m in tree.metrics()], span)
@@ -47,7 +65,12 @@ def chart_png(
         alerts=alerts,
         ships=ships,
     )
-    return render_weekly_chart(data)
+    try:
+        png = render_weekly_chart(data)
+    except ChartError as error:
+        raise BadInput(str(error)) from None
+    missing = [m.name for m in tree.inputs if not any(map(math.isfinite, values[m.key].values()))]
+    return WeeklyChart(png, missing)
 
 
 def _episodes(service: NsmService):  # type: ignore[no-untyped-def]
@@ -56,12 +79,12 @@ def _episodes(service: NsmService):  # type: ignore[no-untyped-def]
 
 
 def chart_reply(service: NsmService, weeks: int, caller: Caller | None) -> Reply:
-    png = chart_png(service, weeks, caller)
+    chart = weekly_chart(service, weeks, caller)
     name = service.tree.north_star.name
     return public(
-        f"📈 {name}, last {weeks} weeks.",
+        f"📈 {name}, last {weeks} weeks.{chart.note}",
         kind="nsm_chart",
-        attachments=[Attachment("north-star.png", png, "image/png", name)],
+        attachments=[Attachment("north-star.png", chart.png, "image/png", name)],
     )
 
 
@@ -73,13 +96,14 @@ def digest(
     *,
     with_chart: bool = True,
 ) -> Reply:
-    """The daily digest for the 24 hours up to ``at``."""
+    """The daily digest for the 24 hours up to ``at``; the feedback part is that of the
+    caller's board (none without a caller: no workspace exists yet)."""
     since = at - timedelta(days=1)
     until = at + timedelta(microseconds=1)  # include what happened at ``at`` itself
     summary = service.summary(at)
     ns = summary.north_star
     lines = [
-        f"☀️ Daily digest, {at:%A %d %B %Y}",
+        f"☀️ Daily digest, {at:%A %d %B %Y} (24 hours to {at:%H:%M} {at.tzname() or 'UTC'})",
         f"⭐ {ns.metric.name} ({summary.week.key}): "
         f"{format_value(ns.latest or 0, ns.metric.unit)} ({_delta(ns)} vs last week)",
     ]
@@ -93,10 +117,10 @@ def digest(
     open_alerts = [f"{e.rule} since {e.start:%Y-%m-%d}" for e in watcher.open_episodes(at)]
     lines.append("Open alerts: " + ("; ".join(open_alerts) if open_alerts else "none"))
     created, rising, shipped = [], [], []
-    if caller is not None:  # metrics need no workspace; feedback is a board's
+    if caller is not None:
         created, rising = service.feedback.activity(caller, since, until)
         shipped = service.feedback.shipped_between(caller, since, until)
-        lines.append(f"Feedback: {len(created)} logged, {len(shipped)} shipped since yesterday.")
+    lines.append(f"Feedback: {len(created)} logged, {len(shipped)} shipped since yesterday.")
     if rising:
         lines.append(
             "Gaining demand: "
@@ -108,11 +132,10 @@ def digest(
         )
     attachments = []
     if with_chart:
-        attachments.append(
-            Attachment(
-                "north-star.png", chart_png(service, 26, caller, at), "image/png", ns.metric.name
-            )
-        )
+        chart = weekly_chart(service, 26, caller, at)
+        if chart.missing:
+            lines.append(chart.note.strip())
+        attachments.append(Attachment("north-star.png", chart.png, "image/png", ns.metric.name))
     return public(
         "\n".join(lines),
         kind="nsm_digest",

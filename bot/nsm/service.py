@@ -8,6 +8,7 @@ each import keeps, never a scan of the raw events.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +21,11 @@ from bot.errors import BadInput, UserError
 from bot.feedback.board import BoardService
 from bot.feedback.views import ItemView
 from bot.nsm.config import LodestarConfig, MetricDef, MetricTree
-from bot.nsm.ingest import EventRow, SnapshotRow, parse_value, read_events
+from bot.nsm.ingest import EventRow, ImportProblems, SnapshotRow, parse_value, read_events
 from bot.nsm.periods import (
     Period,
     PeriodError,
+    check_recordable,
     current_week,
     latest_complete_week,
     parse_period,
@@ -32,6 +34,7 @@ from bot.nsm.periods import (
 from bot.nsm.settings import MetricSettings
 from bot.nsm.why import Explanation, WhyError, explain
 from bot.scope import ADMIN
+from bot.text import quote
 from storage.metrics import MetricsRepository
 from storage.models import Snapshot
 from storage.uow import Database
@@ -83,7 +86,8 @@ class MetricMove:
     def relative(self) -> float | None:
         if self.change is None or not self.previous:
             return None
-        return self.change / abs(self.previous)
+        relative = self.change / abs(self.previous)
+        return relative if math.isfinite(relative) else None  # a tiny previous value
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,7 @@ class NsmService:
         found = self.config.metrics.get(key)
         if found is None:
             known = ", ".join(sorted(self.config.metrics)) or "none"
-            raise BadInput(f"There is no metric “{key[:40]}” (known: {known}).")
+            raise BadInput(f"There is no metric “{quote(key, 40)}” (known: {known}).")
         return found
 
     # -- recording ---------------------------------------------------------------
@@ -186,12 +190,13 @@ class NsmService:
         if metric.events is not None:
             raise BadInput(f"{metric.key} is counted from raw events; import events instead.")
         value = parse_value(value_text)
+        now = self.clock.now()
         try:
-            period = parse_period(period_text) if period_text else current_week(self.clock.now())
+            period = check_recordable(
+                parse_period(period_text) if period_text else current_week(now), now
+            )
         except PeriodError as error:
             raise BadInput(str(error)) from None
-        if period.start > self.clock.now():
-            raise BadInput(f"{period.key} has not started yet; record values for past periods.")
         with self.db.uow() as uow:
             previous = uow.metrics.record(
                 metric.key, period.kind, period.start, value, "chat", caller.name, self.clock.now()
@@ -200,11 +205,20 @@ class NsmService:
         return Recorded(metric, period, value, previous)
 
     def import_snapshots(self, rows: Sequence[SnapshotRow], source: str, by: str) -> int:
-        """Store every row (all rows were validated by the reader)."""
+        """Store every row, or none: each must be for a period values may be recorded
+        for, by the same rule as /nsm record."""
         for row in rows:
             if self.metric(row.metric).events is not None:
                 raise BadInput(f"line {row.line}: {row.metric} is counted from raw events.")
         now = self.clock.now()
+        problems = []
+        for row in rows:
+            try:
+                check_recordable(row.period, now)
+            except PeriodError as error:
+                problems.append((row.line or 0, str(error).rstrip(".")))
+        if problems:
+            raise ImportProblems(by, problems)
         with self.db.uow() as uow:
             for row in rows:
                 uow.metrics.record(
@@ -381,6 +395,11 @@ class NsmService:
             raise BadInput(f"There is no data for {week.key}{span}.")
         values = self.weekly(keys, all_weeks)
         previous = week.previous()
+        if previous < all_weeks[0]:
+            raise BadInput(
+                f"{week.key} is the first week with data, so there is no earlier week to "
+                "compare it with."
+            )
         for when in (week, previous):
             missing = [k for k in keys if when not in values[k]]
             if missing:

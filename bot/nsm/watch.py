@@ -14,11 +14,11 @@ from bot.alerts.rules import (
     RuleError,
     default_rules,
     parse_duration,
-    parse_rules,
 )
 from bot.errors import BadInput
 from bot.nsm.config import MetricTree
 from bot.nsm.service import NsmService
+from bot.text import quote
 from storage.models import AlertEpisode, AlertMute
 
 JOB = "nsm_alert"
@@ -38,11 +38,8 @@ def rules_for(service: NsmService) -> list[AnyRule]:
     config = service.config
     if config is None or config.tree is None:
         return []
-    if config.alerts:
-        try:
-            return parse_rules(config.alerts)
-        except RuleError as error:
-            raise BadInput(str(error)) from None
+    if config.rules:
+        return list(config.rules)  # checked when the file was read
     tree: MetricTree = config.tree
     rules: list[AnyRule] = default_rules(tree.north_star.key, north_star=True)
     for metric in tree.inputs:
@@ -136,12 +133,12 @@ class AlertWatcher:
         names = {r.name for r in rules_for(self.service)}
         if rule not in names and rule != "*":
             known = ", ".join(sorted(names)) or "none"
-            raise BadInput(f"There is no alert rule “{rule[:40]}” (rules: {known}).")
+            raise BadInput(f"There is no alert rule “{quote(rule, 40)}” (rules: {known}).")
         try:
             length = parse_duration(duration)
         except (RuleError, ValueError, OverflowError):
             raise BadInput(
-                f"“{duration[:20]}” is not a duration: write it like 90m, 24h or 2d."
+                f"“{quote(duration, 20)}” is not a duration: write it like 90m, 24h or 2d."
             ) from None
         if not timedelta(minutes=1) <= length <= timedelta(days=90):
             raise BadInput("Snooze for between 1 minute and 90 days.")
@@ -162,16 +159,31 @@ class AlertWatcher:
 
 
 def _episode(row: AlertEpisode) -> Episode:
+    """A stored episode with everything that was stored about it, so saving it again
+    (closing it) never blanks its direction, detail or peak time."""
+    detail = row.detail or {}
     return Episode(
         rule=row.rule,
         kind=row.kind,
         start=row.start,
         end=row.end,
         peak=row.peak,
-        peak_at=row.start,
+        peak_at=_moment(detail.get("peak_at")) or row.start,
         metric=row.metric,
-        instant=bool(row.detail.get("instant")),
+        since=_moment(detail.get("since")),
+        direction=str(detail.get("direction") or ""),
+        detail=str(detail.get("detail") or ""),
+        instant=bool(detail.get("instant")),
     )
+
+
+def _moment(text: object) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 def _row(ep: Episode) -> AlertEpisode:
@@ -187,5 +199,6 @@ def _row(ep: Episode) -> AlertEpisode:
             "direction": ep.direction,
             "detail": ep.detail,
             "peak_at": ep.peak_at.isoformat(),
+            **({"since": ep.since.isoformat()} if ep.since is not None else {}),
         },
     )

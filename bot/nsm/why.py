@@ -140,7 +140,7 @@ def explain(
         f0, f1 = sum(x0), sum(x1)
     elif formula == "product":
         f0, f1 = math.prod(x0), math.prod(x1)
-        if all(v > 0 for v in (*x0, *x1)):
+        if all(v > 0 for v in (*x0, *x1)) and min(f0, f1) > 0:  # (a product can underflow)
             method, parts = "lmdi", _lmdi_product(x0, x1, f0, f1)
         else:
             method, parts = "shapley", _shapley_product(x0, x1)
@@ -149,7 +149,7 @@ def explain(
         if d0 == 0 or d1 == 0:
             raise WhyError(f"the ratio is undefined because its denominator '{names[1]}' is 0.")
         f0, f1 = n0 / d0, n1 / d1
-        if all(v > 0 for v in (*x0, *x1)):
+        if all(v > 0 for v in (*x0, *x1)) and min(f0, f1) > 0:
             method, parts = "log-ratio", _lmdi_ratio(x0, x1, f0, f1)
         else:
             method, parts = "shapley", _shapley_ratio(x0, x1)
@@ -241,6 +241,12 @@ def _formula_note(method: str, formula: str, change: float, fchange: float, gap:
 
 
 def _build(method, ns_prev, ns_curr, names, x0, x1, parts, unexplained, note) -> Explanation:
+    results = (*parts, unexplained, float(ns_curr) - float(ns_prev))
+    if not all(math.isfinite(float(v)) for v in results):
+        raise WhyError(
+            "The change cannot be split: the values are too large or too small to compute "
+            "with; check them for typos."
+        )
     contributions = [
         Contribution(n, a, b, float(p)) for n, a, b, p in zip(names, x0, x1, parts, strict=True)
     ]
