@@ -33,6 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.common.chat import ChatAdapter, Conversation
 from adapters.slack import render
 from adapters.slack.admins import People
+from adapters.slack.front_door import bolt_logger
 from adapters.slack.home import home_view
 from adapters.slack.messenger import PLATFORM, SlackMessenger, upload
 from adapters.slack.settings import SlackSettings
@@ -107,6 +108,7 @@ class SlackBot(ChatAdapter[Where]):
         self.client = client or make_client(settings, None if oauth else settings.bot_token)
         self.app = AsyncApp(
             name="lodestar",
+            logger=bolt_logger(),
             signing_secret=settings.signing_secret or "",
             client=self.client,
             oauth_settings=oauth,
