@@ -13,9 +13,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from adapters.slack import render
 from bot.app import Lodestar
-from tests.slack_fake import FakeSlackWebAPI, fake_slack_fixture, payloads, signing
+from tests.slack_fake import RESPONSE_URL, FakeSlackWebAPI, fake_slack_fixture, payloads, signing
 from tests.slack_support import (
+    BOB,
+    GENERAL,
     SECRET,
     Slack,
     caller,
@@ -130,3 +133,94 @@ async def test_bolt_itself_never_logs_a_body(
     assert resp.status == 401
     assert "Invalid request signature" in caplog.text
     assert "MARKER-7f3a" not in caplog.text
+
+
+# -- 3. a replayed modal submission logs once ---------------------------------------------------
+
+
+def _submission(text: str, **kwargs: object) -> payloads.SlackRequest:
+    values = payloads.text_inputs({render.FORM_BLOCK: {render.FORM_INPUT: text}})
+    meta = json.dumps({"kind": "feedback", "channel": GENERAL})
+    kwargs.setdefault("private_metadata", meta)
+    return payloads.view_submission(render.FORM_CALLBACK, values, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_a_replayed_modal_submission_logs_once(slack: Slack) -> None:
+    submit = _submission("Offline mode")
+
+    first = await slack.send(submit)
+    again = await slack.send(submit)
+
+    assert first.status_code == again.status_code == 200
+    assert [i.text for i in slack.lodestar.board.top(caller(), 10)] == ["Offline mode"]
+    assert len(slack.posted(GENERAL)) == 1
+
+
+# -- 9. odd interactive payloads: one private sentence or a quiet ack, never a 500 ----------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("value", ["abc", "12345678901234567890", "-3", ""])
+@pytest.mark.parametrize("action", [render.VOTE, render.WHO, render.SHOW])
+async def test_card_buttons_with_odd_values_answer_one_private_sentence(
+    slack: Slack, action: str, value: str
+) -> None:
+    await slack.command("dark mode")
+    click = payloads.block_actions(
+        action, value, user_id=BOB, response_url=slack.fake.response_url("odd")
+    )
+
+    resp = await slack.send(click)
+
+    assert resp.status_code == 200
+    (answer,) = [c.params for c in slack.fake.calls_to(RESPONSE_URL) if c.path.endswith("odd")]
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"] == "That button does not point at an item of this board."
+    assert slack.lodestar.board.show(caller(), 1).demand == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("metadata", ["{nope", "[1]", '"a string"', '{"channel": 7}'])
+async def test_a_modal_with_odd_private_metadata_still_logs(slack: Slack, metadata: str) -> None:
+    resp = await slack.send(_submission("Offline mode", private_metadata=metadata))
+
+    assert resp.status_code == 200 and resp.text == ""
+    assert [i.text for i in slack.lodestar.board.top(caller(), 10)] == ["Offline mode"]
+
+
+@pytest.mark.anyio
+async def test_app_home_log_feedback_with_an_expired_trigger_asks_in_a_dm(slack: Slack) -> None:
+    slack.fake.fail_next("views.open", error="expired_trigger_id")
+
+    resp = await slack.send(
+        payloads.block_actions(render.OPEN_FORM, block_id="home", home_tab=True)
+    )
+
+    assert resp.status_code == 200
+    (dm,) = slack.posted("D0ALICE")
+    assert dm["text"].startswith("What's your feedback? Type it after /feedback")
+
+
+@pytest.mark.anyio
+async def test_unknown_actions_callbacks_events_and_commands_are_acknowledged(
+    slack: Slack,
+) -> None:
+    unknown = [
+        payloads.block_actions("someone_elses_button", "1"),
+        payloads.view_submission("someone_elses_modal", {}),
+        payloads.global_shortcut("someone_elses_shortcut"),
+        payloads.message_action("someone_elses_shortcut", message_ts=payloads.make_ts()),
+        payloads.event_callback({"type": "member_joined_channel", "user": BOB}),
+        payloads.message("hello there"),
+    ]
+    for req in unknown:
+        resp = await slack.send(req)
+        assert resp.status_code == 200, req.data
+    command = await slack.send(
+        payloads.slash_command("/lodestar", "hi", response_url=slack.fake.response_url())
+    )
+
+    assert command.status_code == 200
+    assert json.loads(command.text)["text"] == "I don't know /lodestar; try /feedback help."
+    assert slack.lodestar.board.top(caller(), 10) == []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -269,6 +270,13 @@ class SlackBot(ChatAdapter[Where]):
         app.action(render.SHOW)(self.on_card_button)
         app.action(render.OPEN_FORM)(self.on_open_form)
         app.view(render.FORM_CALLBACK)(self.on_form)
+        # Anything else Slack sends is acknowledged and ignored: an unanswered request
+        # is an error to the user (and a retry, for events).
+        anything = re.compile(".*")
+        app.command(anything)(self.on_command)  # the core answers "I don't know /x"
+        for register in (app.action, app.view, app.view_closed, app.shortcut):
+            register(anything)(_acknowledge)
+        app.event(anything)(_ignore)
 
     async def on_command(
         self, ack: Callable[..., Awaitable[Any]], command: dict[str, Any], context: Any
@@ -411,7 +419,10 @@ class SlackBot(ChatAdapter[Where]):
         where = await self._where_of_action(body, context)
 
         def vote() -> list[Reply]:
-            return self.router.vote_button(where.caller, self._item_of(where, action))
+            number = self._item_of(where, action)
+            if number is None:
+                return [_NOT_AN_ITEM]
+            return self.router.vote_button(where.caller, number)
 
         replies = await self.core.now(vote)
         await ack()
@@ -428,8 +439,10 @@ class SlackBot(ChatAdapter[Where]):
         verb = "who" if action["action_id"] == render.WHO else "show"
 
         def look() -> list[Reply]:
-            text = f"{verb} #{self._item_of(where, action)}"
-            return self.router.command(where.caller, "feedback", text)
+            number = self._item_of(where, action)
+            if number is None:
+                return [_NOT_AN_ITEM]
+            return self.router.command(where.caller, "feedback", f"{verb} #{number}")
 
         replies = await self.core.now(look)
         await ack()
@@ -438,14 +451,19 @@ class SlackBot(ChatAdapter[Where]):
     async def on_open_form(
         self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], context: Any
     ) -> None:
+        """App Home's "Log feedback": the modal, or (trigger expired) the question in a DM."""
         await ack()
-        await context.client.views_open(
-            trigger_id=body["trigger_id"], view=render.modal(FEEDBACK_FORM, None)
-        )
+        self.tasks.spawn(self._open_form(body, context))
 
-    def _item_of(self, where: Where, action: dict[str, Any]) -> int:
+    async def _open_form(self, body: dict[str, Any], context: Any) -> None:
+        where = await self._where_of_action(body, context)
+        replies = await self.core.later(self.router.command, where.caller, "feedback", "")
+        await self.deliver(where, replies)
+
+    def _item_of(self, where: Where, action: dict[str, Any]) -> int | None:
         """The item a card button stands for: the card's own item when the core knows
-        the card (numbers change when a board joins another), else the button's value."""
+        the card (numbers change when a board joins another), else the button's value;
+        None when the value is not an item number."""
         if where.card_at is not None:
             number = self.router.card_item(where.caller, *where.card_at)
             if number is not None:
@@ -467,7 +485,7 @@ class SlackBot(ChatAdapter[Where]):
             channel,
             card_at=card_at,
             client=context.client,
-            respond=context.respond,
+            respond=context.respond if body.get("response_url") else None,  # none in App Home
             trigger_id=body.get("trigger_id"),
         )
 
@@ -478,17 +496,21 @@ class SlackBot(ChatAdapter[Where]):
         view: dict[str, Any],
         context: Any,
     ) -> None:
-        meta = json.loads(view.get("private_metadata") or "{}")
+        if self.seen.repeat(
+            f"trigger:{body.get('trigger_id')}" if body.get("trigger_id") else None
+        ):
+            await ack()
+            return
+        meta = _metadata(view)
         values = view.get("state", {}).get("values", {})
         text = values.get(render.FORM_BLOCK, {}).get(render.FORM_INPUT, {}).get("value") or ""
-        channel = meta.get("channel")
+        channel = meta.get("channel") if isinstance(meta.get("channel"), str) else None
         team = (body.get("team") or {}).get("id") or body["user"].get("team_id")
         caller = await self.caller(
             context.client, team, body["user"]["id"], channel, name=body["user"].get("username")
         )
-        replies = await self.core.now(
-            self.router.submit_form, caller, meta.get("kind") or FEEDBACK_FORM.kind, text
-        )
+        kind = meta.get("kind") if isinstance(meta.get("kind"), str) else FEEDBACK_FORM.kind
+        replies = await self.core.now(self.router.submit_form, caller, kind, text)
         errors = [r for r in replies if r.kind is Kind.ERROR]
         if errors:
             await ack(response_action="errors", errors={render.FORM_BLOCK: errors[0].text[:300]})
@@ -508,8 +530,32 @@ class SlackBot(ChatAdapter[Where]):
         await client.views_publish(user_id=user, view=view)
 
 
-def _number(action: dict[str, Any]) -> int:
-    return int(str(action.get("value", "0")).lstrip("#") or 0)
+#: What a card button says when its value names no item (a forged or mangled payload).
+_NOT_AN_ITEM = private("That button does not point at an item of this board.", kind=Kind.ERROR)
+_BUTTON_VALUE = re.compile(r"#?([1-9][0-9]{0,8})")
+
+
+def _number(action: dict[str, Any]) -> int | None:
+    """The item number a button carries, or None (``abc``, ``-3``, 20 digits)."""
+    found = _BUTTON_VALUE.fullmatch(str(action.get("value") or ""))
+    return int(found.group(1)) if found else None
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    """A modal's private_metadata (ours: a JSON object), or {} when it is anything else."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+async def _acknowledge(ack: Callable[..., Awaitable[Any]]) -> None:
+    await ack()
+
+
+async def _ignore() -> None:
+    """Events are acknowledged by Bolt itself."""
 
 
 def build_slack_bot(
