@@ -18,6 +18,7 @@ from bot.app import Lodestar
 from tests.slack_fake import RESPONSE_URL, FakeSlackWebAPI, fake_slack_fixture, payloads, signing
 from tests.slack_support import (
     BOB,
+    CAROL,
     GENERAL,
     SECRET,
     Slack,
@@ -224,3 +225,30 @@ async def test_unknown_actions_callbacks_events_and_commands_are_acknowledged(
     assert command.status_code == 200
     assert json.loads(command.text)["text"] == "I don't know /lodestar; try /feedback help."
     assert slack.lodestar.board.top(caller(), 10) == []
+
+
+# -- 6. Slack's entities are read once on the way in and written once on the way out --------
+
+
+@pytest.mark.anyio
+async def test_text_slack_escaped_is_stored_plain_and_escaped_once(slack: Slack) -> None:
+    """Slack sends ``&``, ``<`` and ``>`` typed by a person as ``&amp;``, ``&lt;``, ``&gt;``."""
+    await slack.command("R&amp;D wants &lt;3 charts &gt; tables")
+    msg = slack.fake.add_message(GENERAL, user=BOB, text="Q&amp;A mode")
+    shortcut = payloads.message_action(
+        "log_feedback",
+        message_ts=msg["ts"],
+        message_text=msg["text"],
+        message_user=BOB,
+        user_id=CAROL,
+        response_url=slack.fake.response_url(),
+    )
+    await slack.send(shortcut)
+    await slack.send(_submission("Tom &amp; Jerry"))
+
+    texts = [slack.lodestar.board.show(caller(), n).text for n in (1, 2, 3)]
+    assert texts == ["R&D wants <3 charts > tables", "Q&A mode", "Tom & Jerry"]
+    cards = json.dumps(slack.posted(GENERAL), ensure_ascii=False)
+    assert "R&amp;D wants &lt;3 charts &gt; tables" in cards
+    assert "Q&amp;A mode" in cards and "Tom &amp; Jerry" in cards
+    assert "&amp;amp;" not in cards and "&amp;lt;" not in cards

@@ -295,7 +295,8 @@ class SlackBot(ChatAdapter[Where]):
             team_name=command.get("team_domain"),
         )
         name = command["command"].lstrip("/")
-        replies = await self.core.now(self.router.command, caller, name, command.get("text") or "")
+        text = render.unescape(command.get("text") or "")
+        replies = await self.core.now(self.router.command, caller, name, text)
         body = self.ack_body(replies)
         await (ack(**body) if body else ack())
         where = Where(
@@ -346,7 +347,7 @@ class SlackBot(ChatAdapter[Where]):
             message_id=message["ts"],
             author=author_id,
             author_name=author.name,
-            text=message.get("text") or "",
+            text=render.unescape(message.get("text") or ""),
             permalink=permalink,
         )
 
@@ -503,7 +504,8 @@ class SlackBot(ChatAdapter[Where]):
             return
         meta = _metadata(view)
         values = view.get("state", {}).get("values", {})
-        text = values.get(render.FORM_BLOCK, {}).get(render.FORM_INPUT, {}).get("value") or ""
+        value = values.get(render.FORM_BLOCK, {}).get(render.FORM_INPUT, {}).get("value")
+        text = render.unescape(value or "")
         channel = meta.get("channel") if isinstance(meta.get("channel"), str) else None
         team = (body.get("team") or {}).get("id") or body["user"].get("team_id")
         caller = await self.caller(

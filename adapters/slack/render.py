@@ -29,6 +29,12 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """Text as a person typed it: Slack delivers their ``&``, ``<`` and ``>`` as entities
+    (slash commands, messages, modal values). ``&amp;`` last, so ``&amp;lt;`` is ``&lt;``."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def plain(text: str, limit: int = 75) -> dict[str, Any]:
     """A plain_text object (never parsed for mentions), clipped to ``limit``."""
     if len(text) > limit:
