@@ -252,3 +252,20 @@ async def test_text_slack_escaped_is_stored_plain_and_escaped_once(slack: Slack)
     assert "R&amp;D wants &lt;3 charts &gt; tables" in cards
     assert "Q&amp;A mode" in cards and "Tom &amp; Jerry" in cards
     assert "&amp;amp;" not in cards and "&amp;lt;" not in cards
+
+
+# -- 7. a 💡 where the bot cannot read: the hint comes by DM -----------------------------------
+
+
+@pytest.mark.anyio
+async def test_bulb_where_the_bot_is_not_a_member_tells_the_person_by_dm(slack: Slack) -> None:
+    msg = slack.fake.add_message("C0SECRET", user=BOB, text="an idea in a private channel")
+    outside = {"channel": "C0SECRET"}.items()
+    for method in ("conversations.history", "conversations.replies", "chat.postEphemeral"):
+        slack.fake.fail_for(method, lambda params: outside <= params.items(), error="not_in_channel")
+
+    await slack.send(payloads.reaction_added("bulb", user=CAROL, channel="C0SECRET", ts=msg["ts"]))
+
+    (dm,) = slack.posted("D0CAROL")
+    assert dm["text"].startswith("I can't read that message: invite me to the channel")
+    assert slack.lodestar.board.top(caller(), 10) == []

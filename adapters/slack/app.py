@@ -223,16 +223,21 @@ class SlackBot(ChatAdapter[Where]):
         return posted["channel"], posted["ts"]
 
     async def send_private(self, where: Where, replies: list[Reply]) -> None:
-        """Ephemeral: through response_url when there is one, else chat.postEphemeral, else DM."""
+        """Ephemeral: through response_url when there is one, else chat.postEphemeral, else
+        (no channel, or one the bot cannot post in) a DM."""
         body = render.message(replies)
         if where.respond is not None:
             await where.respond(response_type="ephemeral", replace_original=False, **body)
-        elif where.channel and not where.channel.startswith("D"):
-            await where.api.chat_postEphemeral(
-                channel=where.channel, user=where.caller.user, **body
-            )
-        else:
-            await where.api.chat_postMessage(channel=where.caller.user, **body)
+            return
+        if where.channel and not where.channel.startswith("D"):
+            try:
+                await where.api.chat_postEphemeral(
+                    channel=where.channel, user=where.caller.user, **body
+                )
+                return
+            except SlackApiError as error:  # not_in_channel, channel_not_found, …
+                log.info("ephemeral in %s failed (%s): DM instead", where.channel, _error(error))
+        await where.api.chat_postMessage(channel=where.caller.user, **body)
 
     async def upload_private(self, where: Where, reply: Reply) -> None:
         opened = await where.api.conversations_open(users=where.caller.user)
@@ -541,6 +546,10 @@ def _number(action: dict[str, Any]) -> int | None:
     """The item number a button carries, or None (``abc``, ``-3``, 20 digits)."""
     found = _BUTTON_VALUE.fullmatch(str(action.get("value") or ""))
     return int(found.group(1)) if found else None
+
+
+def _error(error: SlackApiError) -> str:
+    return str(error.response.get("error") or error)
 
 
 def _metadata(view: dict[str, Any]) -> dict[str, Any]:
