@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import select
 
 from adapters.slack import render
 from bot.app import Lodestar
+from storage.models import OutboxMessage
 from tests.slack_fake import RESPONSE_URL, FakeSlackWebAPI, fake_slack_fixture, payloads, signing
 from tests.slack_support import (
+    ADA,
     BOB,
     CAROL,
     GENERAL,
@@ -262,10 +265,77 @@ async def test_bulb_where_the_bot_is_not_a_member_tells_the_person_by_dm(slack: 
     msg = slack.fake.add_message("C0SECRET", user=BOB, text="an idea in a private channel")
     outside = {"channel": "C0SECRET"}.items()
     for method in ("conversations.history", "conversations.replies", "chat.postEphemeral"):
-        slack.fake.fail_for(method, lambda params: outside <= params.items(), error="not_in_channel")
+        slack.fake.fail_for(
+            method, lambda params: outside <= params.items(), error="not_in_channel"
+        )
 
     await slack.send(payloads.reaction_added("bulb", user=CAROL, channel="C0SECRET", ts=msg["ts"]))
 
     (dm,) = slack.posted("D0CAROL")
     assert dm["text"].startswith("I can't read that message: invite me to the channel")
     assert slack.lodestar.board.top(caller(), 10) == []
+
+
+# -- 8. bots are never people; permanent DM errors are not retried --------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "author", [{"bot_id": "B0OTHER"}, {"user": "U0OTHERBOT", "bot_id": "B0OTHER"}]
+)
+async def test_the_shortcut_on_a_bots_message_makes_its_user_the_requester(
+    slack: Slack, author: dict[str, str]
+) -> None:
+    slack.fake.add_user("U0OTHERBOT", name="deploybot", is_bot=True)
+    msg = slack.fake.add_message(GENERAL, text="Deploys should post a changelog", **author)
+    if "user" not in author:
+        del slack.fake.messages(GENERAL)[-1]["user"]
+    shortcut = payloads.message_action(
+        "log_feedback",
+        message_ts=msg["ts"],
+        message_text=msg["text"],
+        message_user=author.get("user", ""),
+        user_id=CAROL,
+        response_url=slack.fake.response_url(),
+    )
+    await slack.send(shortcut)
+    await slack.command("ship #1", user=ADA)
+
+    item = slack.lodestar.board.show(caller(), 1)
+    assert (item.requester, item.demand) == ("carol", 1)
+    assert slack.lodestar.board.who(caller(), 1).people == ["carol"]
+    dms = [c.params["users"] for c in slack.fake.calls_to("conversations.open")]
+    assert dms == [CAROL]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("method", "error"),
+    [
+        ("conversations.open", "user_not_found"),
+        ("conversations.open", "account_inactive"),
+        ("chat.postMessage", "cannot_dm_bot"),
+    ],
+)
+async def test_a_dm_that_can_never_be_delivered_is_given_up_at_once(
+    slack: Slack, method: str, error: str
+) -> None:
+    await slack.command("dark mode")
+    await slack.command("vote #1", user=BOB)
+
+    def to_bob(params: dict[str, object]) -> bool:
+        return (
+            BOB in (params.get("users"), params.get("channel")) or params.get("channel") == "D0BOB"
+        )
+
+    slack.fake.fail_for(method, to_bob, error=error)
+    await slack.command("ship #1", user=ADA)
+    await slack.bot.outbox.run_now()
+
+    with slack.lodestar.db.uow() as uow:
+        assert uow.outbox.counts() == {"sent": 1, "failed": 1}
+        (failed,) = uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.state == "failed")
+        )
+        assert error in (failed.last_error or "") and failed.attempts == 1
+    assert len([c for c in slack.fake.calls_to(method) if to_bob(c.params)]) == 1

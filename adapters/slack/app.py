@@ -330,7 +330,7 @@ class SlackBot(ChatAdapter[Where]):
             client, team, shortcut["user"]["id"], channel, name=shortcut["user"].get("name")
         )
         message = shortcut["message"]
-        captured = await self._chat_message(client, team, channel, message)
+        captured = await self._chat_message(client, team, channel, message, caller)
         replies = await self.core.later(self.router.capture_message, caller, captured, "shortcut")
         where = Where(
             caller, channel, thread=message.get("thread_ts"), client=client, respond=respond
@@ -338,10 +338,20 @@ class SlackBot(ChatAdapter[Where]):
         await self.deliver(where, replies)
 
     async def _chat_message(
-        self, client: AsyncWebClient, team: str, channel: str, message: dict[str, Any]
+        self,
+        client: AsyncWebClient,
+        team: str,
+        channel: str,
+        message: dict[str, Any],
+        capturer: Caller,
     ) -> ChatMessage:
-        author_id = message.get("user") or message.get("bot_id") or "unknown"
-        author = await self.people.get(client, team, author_id, message.get("username"))
+        """A message as the core takes it. A bot's message is asked for by the person who
+        captured it: bots are never people (they would count in demand and get DMs)."""
+        author_id, author_name = capturer.user, capturer.name
+        if message.get("user") and not message.get("bot_id"):
+            author = await self.people.get(client, team, message["user"], message.get("username"))
+            if not author.is_bot:
+                author_id, author_name = message["user"], author.name
         try:
             link = await client.chat_getPermalink(channel=channel, message_ts=message["ts"])
             permalink = link.get("permalink")
@@ -351,7 +361,7 @@ class SlackBot(ChatAdapter[Where]):
             channel=channel,
             message_id=message["ts"],
             author=author_id,
-            author_name=author.name,
+            author_name=author_name,
             text=render.unescape(message.get("text") or ""),
             permalink=permalink,
         )
@@ -391,7 +401,7 @@ class SlackBot(ChatAdapter[Where]):
                 ],
             )
             return
-        captured = await self._chat_message(client, team, channel, message)
+        captured = await self._chat_message(client, team, channel, message, caller)
         replies = await self.core.later(self.router.reaction, caller, kind, captured, added=True)
         where.thread = message.get("thread_ts") or ts
         await self.deliver(where, replies)

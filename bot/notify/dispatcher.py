@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.clock import Clock
-from bot.notify.ports import ChannelPost, Messenger, Recipient
+from bot.notify.ports import ChannelPost, Messenger, Recipient, Undeliverable
 from bot.replies import Reply, public
 from bot.text import quote
 from storage.models import OutboxMessage
@@ -83,7 +83,7 @@ class Dispatcher:
             log.warning("delivery of outbox %s failed: %s", message.id, exc)
             report.errors.append(f"{message.dedupe_key}: {exc}")
             with self.db.uow() as uow:
-                if message.attempts + 1 >= MAX_ATTEMPTS:
+                if isinstance(exc, Undeliverable) or message.attempts + 1 >= MAX_ATTEMPTS:
                     uow.outbox.finish(message.id, "failed", self.clock.now(), str(exc))
                     report.failed += 1
                 else:

@@ -24,11 +24,18 @@ class ChannelPost:
     thread: str | None = None  # post as a reply in this message's thread
 
 
+class Undeliverable(Exception):
+    """A notice that can never be delivered (the person left, the recipient is a bot, the
+    channel is gone): the dispatcher gives it up at once instead of retrying."""
+
+
 class Messenger(Protocol):
     platform: str
 
     async def send_direct(self, to: Recipient, reply: Reply) -> None:
-        """Deliver privately to one person; raise to have it retried later."""
+        """Deliver privately to one person; raise to have it retried later,
+        ``Undeliverable`` when it never can be."""
 
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
-        """Post in a channel or a thread; raise to have it retried later."""
+        """Post in a channel or a thread; raise to have it retried later,
+        ``Undeliverable`` when it never can be."""
