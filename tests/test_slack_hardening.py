@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from urllib.parse import urlencode
 
@@ -17,9 +18,17 @@ from sqlalchemy import select
 from adapters.slack import render
 from bot.app import Lodestar
 from storage.models import OutboxMessage
-from tests.slack_fake import RESPONSE_URL, FakeSlackWebAPI, fake_slack_fixture, payloads, signing
+from tests.slack_fake import (
+    RESPONSE_URL,
+    FakeSlackWebAPI,
+    block_kit,
+    fake_slack_fixture,
+    payloads,
+    signing,
+)
 from tests.slack_support import (
     ADA,
+    ALICE,
     BOB,
     CAROL,
     GENERAL,
@@ -339,3 +348,25 @@ async def test_a_dm_that_can_never_be_delivered_is_given_up_at_once(
         )
         assert error in (failed.last_error or "") and failed.attempts == 1
     assert len([c for c in slack.fake.calls_to(method) if to_bob(c.params)]) == 1
+
+
+# -- 10. Block Kit limits: every text cut to its limit, after escaping ---------------------
+
+
+@pytest.mark.anyio
+async def test_many_tags_and_text_full_of_entities_stay_within_block_kit(slack: Slack) -> None:
+    """The fake refuses what Slack refuses (tests/slack_fake/block_kit.py)."""
+    await slack.command("&" * 3_000)
+    tags = " ".join(f"+t{n:03d}-" + "x" * 25 for n in range(100))
+    await slack.command(f"tag #1 {tags}", user=ADA)
+    shown = await slack.command("show #1", user=BOB)
+    await slack.send(payloads.app_home_opened(user=ALICE))
+
+    assert len(slack.lodestar.board.show(caller(), 1).tags) == 100
+    (update,) = slack.fake.calls_to("chat.update")  # the card, redrawn with its tags
+    (home,) = slack.fake.calls_to("views.publish")
+    assert update.ok and home.ok
+    blocks = json.loads(shown.text)["blocks"]  # the ack: Slack shows it as a message
+    assert block_kit.problems(blocks, block_kit.MESSAGE_BLOCKS) == []
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert all(re.fullmatch(r"(?:[^&]|&(?:amp|lt|gt);)*", t) for t in sections)

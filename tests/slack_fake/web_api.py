@@ -28,6 +28,7 @@ from aiohttp import web
 from slack_sdk.web import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
 
+from . import block_kit
 from . import payloads as p
 
 T = TypeVar("T")
@@ -269,6 +270,15 @@ def _decode_json_params(params: dict[str, Any]) -> dict[str, Any]:
             with contextlib.suppress(ValueError):
                 params[key] = json.loads(value)
     return params
+
+
+def _check_message(params: Mapping[str, Any]) -> None:
+    """Refuse a message Slack would refuse: too long, or blocks past Block Kit's limits."""
+    if block_kit.units(str(params.get("text") or "")) > block_kit.MESSAGE_TEXT:
+        raise ApiError("msg_too_long")
+    refused = block_kit.problems(params.get("blocks") or [], block_kit.MESSAGE_BLOCKS)
+    if refused:
+        raise ApiError("invalid_blocks", response_metadata={"messages": refused})
 
 
 def _page(
@@ -735,8 +745,11 @@ class FakeSlackWebAPI:
         body = await request.read()
         params: dict[str, Any] = json.loads(body) if body else {}
         failure = self._take_failure(RESPONSE_URL, params)
+        refused = block_kit.problems(params.get("blocks") or [], block_kit.MESSAGE_BLOCKS)
         if failure is not None:
             response = self._failure_response(failure)
+        elif refused:  # what Slack answers a response_url it will not show
+            response = web.Response(status=400, text="invalid_blocks", content_type="text/html")
         else:
             response = web.Response(text="ok", content_type="text/html")
         return self._record(request, RESPONSE_URL, params, None, body, response, response.text)
@@ -848,6 +861,7 @@ class FakeSlackWebAPI:
         params = r.params
         if not (params.get("text") or params.get("blocks") or params.get("attachments")):
             raise ApiError("no_text")
+        _check_message(params)
         msg: dict[str, Any] = {
             "type": "message",
             "text": params.get("text") or "",
@@ -879,6 +893,7 @@ class FakeSlackWebAPI:
     def _chat_update(self, r: ApiRequest) -> dict[str, Any]:
         channel = r.require("channel", "channel_not_found")
         msg = self._message(channel, r.require("ts", "message_not_found"))
+        _check_message(r.params)
         for key in ("text", "blocks", "attachments", "metadata"):
             if key in r.params:
                 msg[key] = r.params[key]
@@ -963,6 +978,9 @@ class FakeSlackWebAPI:
     def _make_view(self, view: Any, view_id: str | None = None, **defaults: Any) -> dict[str, Any]:
         if not isinstance(view, Mapping):
             raise ApiError("invalid_arguments")
+        refused = block_kit.view_problems(view)
+        if refused:
+            raise ApiError("invalid_arguments", response_metadata={"messages": refused})
         view_id = view_id or f"V{next(self._ids):010d}"
         full = {
             "id": view_id,
