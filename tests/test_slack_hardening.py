@@ -35,6 +35,7 @@ from tests.slack_support import (
     SECRET,
     Slack,
     caller,
+    open_installed_slack,
     open_slack,
     seed_people,
 )
@@ -370,3 +371,64 @@ async def test_many_tags_and_text_full_of_entities_stay_within_block_kit(slack: 
     assert block_kit.problems(blocks, block_kit.MESSAGE_BLOCKS) == []
     sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
     assert all(re.fullmatch(r"(?:[^&]|&(?:amp|lt|gt);)*", t) for t in sections)
+
+
+# -- 11. only the team the token belongs to (or installed teams, with OAuth) is served ------
+
+OTHER_TEAM = "T0ELSEWHERE"
+
+
+@pytest.mark.anyio
+async def test_a_team_without_an_installation_is_told_so_and_nothing_is_stored(
+    slack: Slack,
+) -> None:
+    msg = slack.fake.add_message(GENERAL, user=BOB, text="an idea from elsewhere")
+    command = await slack.send(
+        payloads.slash_command(
+            "/feedback", "dark mode", team_id=OTHER_TEAM, response_url=slack.fake.response_url()
+        )
+    )
+    bulb = await slack.send(
+        payloads.reaction_added("bulb", user=CAROL, ts=msg["ts"], team_id=OTHER_TEAM)
+    )
+    click = await slack.send(
+        payloads.block_actions(
+            render.VOTE, "1", team_id=OTHER_TEAM, response_url=slack.fake.response_url("vote")
+        )
+    )
+    modal = await slack.send(_submission("Offline mode", team_id=OTHER_TEAM))
+
+    assert json.loads(command.text) == {
+        "response_type": "ephemeral",
+        "text": "Lodestar is not installed in this workspace.",
+    }
+    assert bulb.status_code == click.status_code == 200
+    (answer,) = [c.params for c in slack.fake.calls_to(RESPONSE_URL)]
+    assert answer["text"] == "Lodestar is not installed in this workspace."
+    assert json.loads(modal.text)["response_action"] == "errors"
+    assert {c.method for c in slack.fake.calls} <= {"auth.test", RESPONSE_URL}
+    with slack.lodestar.db.uow() as uow:
+        assert uow.workspaces.all() == []
+    # the team the token belongs to is served as ever
+    assert "Logged as #1" in json.loads((await slack.command("dark mode")).text)["text"]
+
+
+@pytest.mark.anyio
+async def test_with_oauth_a_team_that_did_not_install_is_told_so(
+    app: Lodestar, fake: FakeSlackWebAPI
+) -> None:
+    seed_people(fake)
+    async for slack in open_installed_slack(app, fake, {payloads.TEAM_ID: "xoxb-t1"}):
+        refused = await slack.send(
+            payloads.slash_command(
+                "/feedback", "dark mode", team_id=OTHER_TEAM, response_url=fake.response_url()
+            )
+        )
+        served = await slack.command("dark mode")
+
+    assert refused.status_code == 200
+    (answer,) = [c.params for c in fake.calls_to(RESPONSE_URL)]
+    assert answer["text"] == "Lodestar is not installed in this workspace."
+    assert "Logged as #1" in json.loads(served.text)["text"]
+    with app.db.uow() as uow:
+        assert [w.external_id for w in uow.workspaces.all()] == [payloads.TEAM_ID]

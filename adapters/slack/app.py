@@ -36,6 +36,7 @@ from adapters.slack import render
 from adapters.slack.admins import People
 from adapters.slack.front_door import bolt_logger
 from adapters.slack.home import home_view
+from adapters.slack.installed import NOT_INSTALLED, only_installed_teams, team_of
 from adapters.slack.messenger import PLATFORM, SlackMessenger, upload
 from adapters.slack.settings import SlackSettings
 from bot import emoji
@@ -114,6 +115,7 @@ class SlackBot(ChatAdapter[Where]):
             client=self.client,
             oauth_settings=oauth,
             process_before_response=True,
+            user_facing_authorize_error_message=NOT_INSTALLED,
         )
         super().__init__(
             lodestar,
@@ -264,6 +266,7 @@ class SlackBot(ChatAdapter[Where]):
 
     def _register(self) -> None:
         app = self.app
+        app.use(only_installed_teams)
         for command in COMMANDS:
             app.command(command)(self.on_command)
         app.shortcut(SHORTCUT)(self.on_shortcut)
@@ -293,7 +296,7 @@ class SlackBot(ChatAdapter[Where]):
         client: AsyncWebClient = context.client
         caller = await self.caller(
             client,
-            command["team_id"],
+            team_of(command) or "",
             command["user_id"],
             command.get("channel_id"),
             name=command.get("user_name"),
@@ -324,7 +327,7 @@ class SlackBot(ChatAdapter[Where]):
     async def _shortcut(
         self, shortcut: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond | None
     ) -> None:
-        team = (shortcut.get("team") or {}).get("id") or shortcut["user"].get("team_id")
+        team = team_of(shortcut) or ""
         channel = shortcut["channel"]["id"]
         caller = await self.caller(
             client, team, shortcut["user"]["id"], channel, name=shortcut["user"].get("name")
@@ -374,7 +377,7 @@ class SlackBot(ChatAdapter[Where]):
         added = event.get("type") == "reaction_added"
         if kind is None or item.get("type") != "message" or (kind == emoji.CAPTURE and not added):
             return
-        team = body.get("team_id") or context.team_id
+        team = team_of(body) or ""
         self.tasks.spawn(self._reaction(context.client, team, event, kind, added))
 
     async def _reaction(
@@ -488,7 +491,7 @@ class SlackBot(ChatAdapter[Where]):
 
     async def _where_of_action(self, body: dict[str, Any], context: Any) -> Where:
         channel = (body.get("channel") or {}).get("id")
-        team = (body.get("team") or {}).get("id") or body["user"].get("team_id")
+        team = team_of(body) or ""
         caller = await self.caller(
             context.client, team, body["user"]["id"], channel, name=body["user"].get("username")
         )
@@ -522,7 +525,7 @@ class SlackBot(ChatAdapter[Where]):
         value = values.get(render.FORM_BLOCK, {}).get(render.FORM_INPUT, {}).get("value")
         text = render.unescape(value or "")
         channel = meta.get("channel") if isinstance(meta.get("channel"), str) else None
-        team = (body.get("team") or {}).get("id") or body["user"].get("team_id")
+        team = team_of(body) or ""
         caller = await self.caller(
             context.client, team, body["user"]["id"], channel, name=body["user"].get("username")
         )
@@ -538,7 +541,7 @@ class SlackBot(ChatAdapter[Where]):
     async def on_home(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         if event.get("tab", "home") != "home" or self.seen.repeat(f"event:{body.get('event_id')}"):
             return
-        team = body.get("team_id") or context.team_id
+        team = team_of(body) or ""
         self.tasks.spawn(self.publish_home(context.client, team, event["user"]))
 
     async def publish_home(self, client: AsyncWebClient, team: str, user: str) -> None:

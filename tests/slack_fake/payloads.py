@@ -314,6 +314,7 @@ def message_action(
     thread_ts: str | None = None,
     response_url: str = UNSET_RESPONSE_URL,
     trigger_id: str | None = None,
+    team_id: str = TEAM_ID,
 ) -> SlackRequest:
     """A message shortcut (the "⋯ More actions" menu on a message)."""
     msg: dict[str, Any] = {
@@ -330,8 +331,8 @@ def message_action(
             "type": "message_action",
             "token": VERIFICATION_TOKEN,
             "action_ts": make_ts(),
-            "team": _team(),
-            "user": _user(user_id, user_name),
+            "team": _team(team_id),
+            "user": _user(user_id, user_name, team_id),
             "channel": {"id": channel_id, "name": channel_name},
             "is_enterprise_install": False,
             "enterprise": None,
@@ -454,20 +455,21 @@ def view_submission(
     user_name: str = USER_NAME,
     blocks: list[dict[str, Any]] | None = None,
     response_urls: list[dict[str, Any]] | None = None,
+    team_id: str = TEAM_ID,
 ) -> SlackRequest:
     """The user pressed Submit on a modal; `values` is ``state.values`` (see `text_inputs`)."""
     view_id = view_id or f"V{next(_counter):09d}"
     return _interactive(
         {
             "type": "view_submission",
-            "team": _team(),
-            "user": _user(user_id, user_name),
+            "team": _team(team_id),
+            "user": _user(user_id, user_name, team_id),
             "api_app_id": API_APP_ID,
             "token": VERIFICATION_TOKEN,
             "trigger_id": make_trigger_id(),
             "view": {
                 "id": view_id,
-                "team_id": TEAM_ID,
+                "team_id": team_id,
                 "type": "modal",
                 "blocks": blocks or [],
                 "private_metadata": private_metadata,
@@ -483,7 +485,7 @@ def view_submission(
                 "root_view_id": view_id,
                 "app_id": API_APP_ID,
                 "external_id": external_id,
-                "app_installed_team_id": TEAM_ID,
+                "app_installed_team_id": team_id,
                 "bot_id": BOT_ID,
             },
             "response_urls": response_urls or [],
