@@ -20,7 +20,7 @@ from bot.errors import UserError
 from bot.export import to_csv
 from bot.feedback import grammar as g
 from bot.feedback import presenter as present
-from bot.feedback.board import BoardService
+from bot.feedback.board import BoardService, CardOwner
 from bot.feedback.identity import IdentityService
 from bot.feedback.merges import MergeService
 from bot.feedback.presenter import FEEDBACK_FORM
@@ -31,7 +31,7 @@ from bot.text import clean, defang
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FEEDBACK_FORM", "CommandHandler", "Home", "Router"]
+__all__ = ["FEEDBACK_FORM", "CardOwner", "CommandHandler", "Home", "Router"]
 
 
 class CommandHandler(Protocol):
@@ -139,6 +139,11 @@ class Router:
         """The item a message stands for (its card or captured source) on the
         caller's board, or None."""
         return self.board.card_item(_clean_caller(caller), channel, message_id)
+
+    def card_owner(self, caller: Caller, channel: str, message_id: str) -> CardOwner:
+        """Whose card a message is: an item of the caller's board (any of its workspaces),
+        another board's, or nobody's yet (just posted, not yet remembered)."""
+        return self.board.card_owner(_clean_caller(caller), channel, message_id)
 
     def cards_to_redraw(self, caller: Caller, reply: Reply) -> list[PostedCard]:
         """Every posted card of the groups ``reply`` changed, as each must show now."""

@@ -121,6 +121,7 @@ async def open_installed_slack(
     store = bot.app.installation_store
     assert store is not None
     for team, token in tokens.items():
+        fake.add_token(token, team)
         await store.async_save(
             Installation(
                 app_id=payloads.API_APP_ID,

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from adapters.slack import render
 from bot.app import Lodestar
+from bot.context import Caller
 from storage.models import OutboxMessage
 from tests.slack_fake import (
     RESPONSE_URL,
@@ -432,3 +433,81 @@ async def test_with_oauth_a_team_that_did_not_install_is_told_so(
     assert "Logged as #1" in json.loads(served.text)["text"]
     with app.db.uow() as uow:
         assert [w.external_id for w in uow.workspaces.all()] == [payloads.TEAM_ID]
+
+
+# -- 1. a card's buttons act only for the board that posted the card -------------------------
+
+T1, T2 = payloads.TEAM_ID, "T0SECOND"
+T1_TOKEN, T2_TOKEN = "xoxb-first-team", "xoxb-second-team"
+ZOE = "U0ZOE"  # a person of T2, in a channel shared with T1
+
+
+async def _press(slack: Slack, ts: str, team: str, user: str) -> dict[str, str]:
+    """Vote, Who and Show pressed on the card at ``ts``: each button's private answer."""
+    answers = {}
+    for action in (render.VOTE, render.WHO, render.SHOW):
+        url = slack.fake.response_url()
+        click = payloads.block_actions(
+            action, "1", message_ts=ts, team_id=team, user_id=user, response_url=url
+        )
+        assert (await slack.send(click)).status_code == 200
+        (answer,) = [c.params for c in slack.fake.calls_to(RESPONSE_URL) if url.endswith(c.path)]
+        answers[action] = answer["text"]
+    return answers
+
+
+@pytest.mark.anyio
+async def test_buttons_on_another_boards_card_refuse_and_never_redraw_it(
+    app: Lodestar, fake: FakeSlackWebAPI
+) -> None:
+    seed_people(fake)
+    fake.add_user(ZOE, name="zoe")
+    t2_zoe = Caller("slack", T2, ZOE, "zoe", channel=GENERAL)
+    async for slack in open_installed_slack(app, fake, {T1: T1_TOKEN, T2: T2_TOKEN}):
+        await slack.command("dark mode")  # T1's #1, its card in the shared channel
+        t1_card = slack.card_ts(1)
+        await slack.send(
+            payloads.slash_command(
+                "/feedback", "T2 secret roadmap", team_id=T2, user_id=ZOE,
+                response_url=fake.response_url(),
+            )
+        )  # fmt: skip
+        t2_card = slack.card_ts(1)
+        fake.clear_calls()
+
+        answers = await _press(slack, t1_card, T2, ZOE)
+        await slack.command("vote #1", user=BOB)  # T1 changes its own item: redraws its card
+
+    refusal = "That card belongs to another workspace's board; its buttons work there."
+    assert answers == {render.VOTE: refusal, render.WHO: refusal, render.SHOW: refusal}
+    assert app.board.show(t2_zoe, 1).demand == 1  # T2's #1 untouched
+    assert app.board.show(caller(), 1).demand == 2  # T1's #1: alice and bob only
+    updates = fake.calls_to("chat.update")
+    assert [(u.params["ts"], u.token) for u in updates] == [(t1_card, T1_TOKEN)]
+    assert "secret roadmap" not in json.dumps([u.params for u in updates])
+    assert t2_card != t1_card
+
+
+@pytest.mark.anyio
+async def test_buttons_on_a_card_of_the_same_board_posted_by_its_other_workspace_act_on_it(
+    app: Lodestar, fake: FakeSlackWebAPI
+) -> None:
+    """After a board join, one board spans both teams: a card either team's bot posted
+    stands for its own item, whatever number its button carries."""
+    seed_people(fake)
+    fake.add_user(ZOE, name="zoe", is_admin=True)
+    async for slack in open_installed_slack(app, fake, {T1: T1_TOKEN, T2: T2_TOKEN}):
+        await slack.command("dark mode")  # T1's #1
+        t2 = {"team_id": T2, "user_id": ZOE, "response_url": fake.response_url()}
+        await slack.send(payloads.slash_command("/feedback", "offline mode", **t2))
+        t2_card = slack.card_ts(1)  # T2's #1, its button says "1"
+        code = app.router.command(caller(ADA, "ada", admin=True), "feedback", "board join")
+        await slack.send(
+            payloads.slash_command("/feedback", f"board join {code[0].data['code']}", **t2)
+        )  # T2's items move onto T1's board: "offline mode" is #2 now
+
+        answers = await _press(slack, t2_card, T1, BOB)
+
+    assert answers[render.VOTE].startswith("👍 Vote counted for #2")
+    assert answers[render.SHOW].startswith("#2 offline mode")
+    assert app.board.show(caller(), 1).demand == 1  # "dark mode" untouched

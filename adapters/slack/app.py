@@ -31,6 +31,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.common.buttons import item_of_button
 from adapters.common.chat import ChatAdapter, Conversation
 from adapters.slack import render
 from adapters.slack.admins import People
@@ -438,10 +439,10 @@ class SlackBot(ChatAdapter[Where]):
         where = await self._where_of_action(body, context)
 
         def vote() -> list[Reply]:
-            number = self._item_of(where, action)
-            if number is None:
-                return [_NOT_AN_ITEM]
-            return self.router.vote_button(where.caller, number)
+            item = item_of_button(self.router, where.caller, where.card_at, action.get("value"))
+            if isinstance(item, Reply):
+                return [item]
+            return self.router.vote_button(where.caller, item)
 
         replies = await self.core.now(vote)
         await ack()
@@ -458,10 +459,10 @@ class SlackBot(ChatAdapter[Where]):
         verb = "who" if action["action_id"] == render.WHO else "show"
 
         def look() -> list[Reply]:
-            number = self._item_of(where, action)
-            if number is None:
-                return [_NOT_AN_ITEM]
-            return self.router.command(where.caller, "feedback", f"{verb} #{number}")
+            item = item_of_button(self.router, where.caller, where.card_at, action.get("value"))
+            if isinstance(item, Reply):
+                return [item]
+            return self.router.command(where.caller, "feedback", f"{verb} #{item}")
 
         replies = await self.core.now(look)
         await ack()
@@ -478,16 +479,6 @@ class SlackBot(ChatAdapter[Where]):
         where = await self._where_of_action(body, context)
         replies = await self.core.later(self.router.command, where.caller, "feedback", "")
         await self.deliver(where, replies)
-
-    def _item_of(self, where: Where, action: dict[str, Any]) -> int | None:
-        """The item a card button stands for: the card's own item when the core knows
-        the card (numbers change when a board joins another), else the button's value;
-        None when the value is not an item number."""
-        if where.card_at is not None:
-            number = self.router.card_item(where.caller, *where.card_at)
-            if number is not None:
-                return number
-        return _number(action)
 
     async def _where_of_action(self, body: dict[str, Any], context: Any) -> Where:
         channel = (body.get("channel") or {}).get("id")
@@ -548,17 +539,6 @@ class SlackBot(ChatAdapter[Where]):
         caller = await self.caller(client, team, user, None)
         view = home_view(await self.core.later(self.router.home, caller))
         await client.views_publish(user_id=user, view=view)
-
-
-#: What a card button says when its value names no item (a forged or mangled payload).
-_NOT_AN_ITEM = private("That button does not point at an item of this board.", kind=Kind.ERROR)
-_BUTTON_VALUE = re.compile(r"#?([1-9][0-9]{0,8})")
-
-
-def _number(action: dict[str, Any]) -> int | None:
-    """The item number a button carries, or None (``abc``, ``-3``, 20 digits)."""
-    found = _BUTTON_VALUE.fullmatch(str(action.get("value") or ""))
-    return int(found.group(1)) if found else None
 
 
 def _error(error: SlackApiError) -> str:

@@ -50,6 +50,15 @@ class CardAt:
     item: ItemView
 
 
+@dataclass(frozen=True)
+class CardOwner:
+    """Whose card (or captured message) a chat message is: item ``number`` of the caller's
+    board, another board's only (``foreign``), or nobody's (both empty)."""
+
+    number: int | None = None
+    foreign: bool = False
+
+
 class BoardService:
     def __init__(self, db: Database, clock: Clock, scopes: Scopes, finder: DuplicateFinder) -> None:
         self.db = db
@@ -190,6 +199,14 @@ class BoardService:
         caller's board; None if it is neither."""
         item = scope.repo.item_for_message(scope.workspace.id, channel, message_id)
         return None if item is None else item.number
+
+    @requires(ANYONE)
+    def card_owner(self, scope: Scope, channel: str, message_id: str) -> CardOwner:
+        """Which board a message stands for an item of: a button on a card acts only for
+        the board that posted it (several boards post in a shared channel)."""
+        found = scope.uow.workspaces.items_of_message(scope.caller.platform, channel, message_id)
+        mine = [number for board_id, number in found if board_id == scope.board_id]
+        return CardOwner(mine[0]) if mine else CardOwner(foreign=bool(found))
 
     @requires(ANYONE)
     def cards_of_groups(self, scope: Scope, numbers: tuple[int, ...]) -> list[CardAt]:

@@ -440,6 +440,12 @@ class FakeSlackWebAPI:
             self._users[user_id] = user
         return user
 
+    def add_token(self, token: str, team_id: str) -> None:
+        """A bot token of another team: auth.test answers with that team for it (every
+        other token belongs to ``payloads.TEAM_ID``)."""
+        with self._lock:
+            self._token_teams[token] = team_id
+
     def add_message(
         self,
         channel: str,
@@ -764,6 +770,7 @@ class FakeSlackWebAPI:
             self._views: dict[str, dict[str, Any]] = {}
             self._home_views: dict[str, str] = {}
             self._files: dict[str, UploadedFile] = {}
+            self._token_teams: dict[str, str] = {}
         self.add_user(p.BOT_USER_ID, name=p.BOT_NAME, real_name="Lodestar", is_bot=True)
 
     def _next_ts(self) -> str:
@@ -846,11 +853,12 @@ class FakeSlackWebAPI:
     # --- built-in methods (called with self._lock held) -----------------------------------------
 
     def _auth_test(self, r: ApiRequest) -> dict[str, Any]:
+        team = self._token_teams.get(r.token or "", p.TEAM_ID)
         return {
             "url": f"https://{p.TEAM_DOMAIN}.slack.com/",
             "team": p.TEAM_NAME,
             "user": p.BOT_NAME,
-            "team_id": p.TEAM_ID,
+            "team_id": team,
             "user_id": p.BOT_USER_ID,
             "bot_id": p.BOT_ID,
             "app_id": p.API_APP_ID,
