@@ -135,6 +135,13 @@ class Router:
             caller.platform, caller.workspace, number, channel, message_id
         )
 
+    def post_later(
+        self, caller: Caller, reply: Reply, channel: str, thread: str | None = None
+    ) -> bool:
+        """A public reply the adapter could not post: queue it in the outbox (retried,
+        recorded; an item's card is remembered once posted). False if already queued."""
+        return self.board.queue_post(_clean_caller(caller), reply, channel, thread)
+
     def card_item(self, caller: Caller, channel: str, message_id: str) -> int | None:
         """The item a message stands for (its card or captured source) on the
         caller's board, or None."""

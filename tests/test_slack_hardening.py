@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlencode
 
 import pytest
@@ -511,3 +511,61 @@ async def test_buttons_on_a_card_of_the_same_board_posted_by_its_other_workspace
     assert answers[render.VOTE].startswith("👍 Vote counted for #2")
     assert answers[render.SHOW].startswith("#2 offline mode")
     assert app.board.show(caller(), 1).demand == 1  # "dark mode" untouched
+
+
+# -- 5. public posts that matter are retried through the outbox; the ack says what is true ---
+
+
+def _fail_once(slack: Slack, when: Callable[[dict], bool]) -> None:
+    """chat.postMessage answers 500 to the first post matching ``when``."""
+    hits: list[bool] = []
+
+    def first(params: dict) -> bool:
+        if hits or not when(params):
+            return False
+        hits.append(True)
+        return True
+
+    slack.fake.fail_for("chat.postMessage", first, status=500, error="internal_error")
+
+
+@pytest.mark.anyio
+async def test_a_card_slack_failed_to_post_is_posted_from_the_outbox_and_remembered(
+    slack: Slack,
+) -> None:
+    _fail_once(slack, lambda params: params.get("channel") == GENERAL)
+
+    resp = await slack.command("dark mode")
+
+    assert json.loads(resp.text)["text"] == "📝 Logged as #1."  # no card claimed
+    assert slack.posted(GENERAL) == []
+    await slack.bot.outbox.run_now()
+    (card,) = slack.posted(GENERAL)
+    assert card["text"].startswith("📝 #1 logged: “dark mode”")
+    assert slack.lodestar.router.card_item(caller(), GENERAL, slack.card_ts(1)) == 1
+    with slack.lodestar.db.uow() as uow:
+        assert uow.outbox.counts() == {"sent": 1}
+    await slack.send(payloads.reaction_added("+1", user=BOB, ts=slack.card_ts(1)))
+    assert slack.lodestar.board.show(caller(), 1).demand == 2  # a 👍 on it votes
+
+
+@pytest.mark.anyio
+async def test_a_failed_ship_post_still_redraws_and_notifies_at_once_and_is_retried(
+    slack: Slack,
+) -> None:
+    await slack.command("dark mode")
+    await slack.command("vote #1", user=BOB)
+    card_ts = slack.card_ts(1)
+    slack.fake.clear_calls()
+    _fail_once(slack, lambda params: "shipped" in str(params.get("text")))
+
+    await slack.command("ship #1 it is live", user=ADA)
+
+    (update,) = slack.fake.calls_to("chat.update")
+    assert update.params["ts"] == card_ts and "shipped" in json.dumps(update.params["blocks"])
+    posted = sorted(c.response["channel"] for c in slack.fake.calls_to("chat.postMessage") if c.ok)
+    assert posted == [GENERAL, "D0ALICE", "D0BOB"]  # now, not at the next tick
+    (shipped,) = [p for p in slack.posted(GENERAL) if "shipped" in p["text"]]
+    assert shipped["text"].startswith("🚀 #1 shipped")
+    with slack.lodestar.db.uow() as uow:
+        assert uow.outbox.counts() == {"sent": 3}

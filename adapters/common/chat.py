@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -79,31 +80,62 @@ class ChatAdapter(abc.ABC, Generic[W]):
     async def update_card(self, card: PostedCard) -> None:
         """Redraw a posted card of this platform to show ``card.card``."""
 
+    def post_target(self, where: W, reply: Reply) -> tuple[str, str | None]:
+        """Where ``post_public`` posts ``reply``: (channel, thread), for the outbox to post
+        it there when the platform fails. By default the conversation's channel and the
+        message the reply is about."""
+        return where.channel or where.caller.user, reply.thread_of
+
     # -- delivery --------------------------------------------------------------------------
 
     async def deliver(self, where: W, replies: list[Reply], *, acked: bool = False) -> None:
-        """Carry out the replies; private ones are skipped when the ack carried them."""
+        """Carry out the replies; private ones are skipped when the ack carried them.
+
+        Each step stands alone: a platform error in one (a post, a form, a redraw) is
+        logged and never skips the next, and a public post that fails goes to the outbox.
+        """
         privates: list[Reply] = []
         for reply in replies:
             if reply.form is not None:
-                await self.open_form(where, reply)
+                await self._step("open a form", self.open_form(where, reply))
             elif reply.private:
                 privates.append(reply)
             else:
-                posted = await self.post_public(where, reply)
-                if posted is not None and reply.posts_card and reply.card is not None:
-                    await self.core.later(
-                        self.router.remember_card, where.caller, reply.card.number, *posted
-                    )
+                await self.publish(where, reply)
             if reply.redraw:
-                await self.redraw(where.caller, reply)
+                await self._step("redraw cards", self.redraw(where.caller, reply))
             if reply.deliver_now:
                 self.kick_outbox()
         if privates and not acked:
-            await self.send_private(where, privates)
+            await self._step("answer privately", self.send_private(where, privates))
         for reply in privates:
             if reply.attachments:
-                await self.upload_private(where, reply)
+                await self._step("upload", self.upload_private(where, reply))
+
+    async def publish(self, where: W, reply: Reply) -> None:
+        """Post a public reply (remembering a card); if the platform fails, the outbox
+        posts it later."""
+        try:
+            posted = await self.post_public(where, reply)
+        except Exception as error:
+            log.warning("posting a %s reply failed (%s): queued in the outbox", reply.kind, error)
+            channel, thread = self.post_target(where, reply)
+            await self._step(
+                "queue a post",
+                self.core.later(self.router.post_later, where.caller, reply, channel, thread),
+            )
+            return
+        if posted is not None and reply.posts_card and reply.card is not None:
+            await self.core.later(
+                self.router.remember_card, where.caller, reply.card.number, *posted
+            )
+
+    @staticmethod
+    async def _step(what: str, work: Awaitable[Any]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("could not %s", what)
 
     async def redraw(self, caller: Caller, reply: Reply) -> None:
         """Every posted card of the groups the reply changed, on this platform."""

@@ -190,13 +190,12 @@ class SlackBot(ChatAdapter[Where]):
 
     @staticmethod
     def ack_body(replies: list[Reply]) -> dict[str, Any] | None:
-        """The ephemeral answer to a command: its private replies, plus a receipt for a card."""
+        """The ephemeral answer to a command: its private replies, plus a receipt for a new
+        item (its card is posted after the ack, so the receipt does not promise it)."""
         shown = []
         for reply in replies:
-            if not reply.private and reply.posts_card and reply.card is not None:
-                shown.append(
-                    private(f"📝 Logged as #{reply.card.number}; its card is in the channel.")
-                )
+            if reply.kind is Kind.ITEM_CREATED and reply.card is not None:
+                shown.append(private(f"📝 Logged as #{reply.card.number}."))
         shown += [r for r in replies if r.private and r.form is None]
         if not shown:
             return None
@@ -204,9 +203,14 @@ class SlackBot(ChatAdapter[Where]):
 
     # -- delivery after the ack: the hooks ChatAdapter.deliver calls --------------------------
 
-    async def post_public(self, where: Where, reply: Reply) -> tuple[str, str] | None:
+    def post_target(self, where: Where, reply: Reply) -> tuple[str, str | None]:
+        """The conversation's channel (none: the app's DM with the caller), in the thread
+        of the message the reply is about (its root, when that message is a reply)."""
         thread = (where.thread or reply.thread_of) if reply.thread_of else None
-        channel = where.channel or where.caller.user  # no channel: the app's DM with them
+        return where.channel or where.caller.user, thread
+
+    async def post_public(self, where: Where, reply: Reply) -> tuple[str, str] | None:
+        channel, thread = self.post_target(where, reply)
         if reply.card is not None and reply.posts_card:
             body = render.card_message(reply.card, reply.text)
         else:
@@ -221,8 +225,11 @@ class SlackBot(ChatAdapter[Where]):
             # Not a member of this channel: answer in it through the command's response_url.
             await where.respond(response_type="in_channel", replace_original=False, **body)
             return None
-        if reply.attachments:
-            await upload(where.api, posted["channel"], reply, thread=thread)
+        if reply.attachments:  # the post is made: a failed upload must not post it again
+            try:
+                await upload(where.api, posted["channel"], reply, thread=thread)
+            except SlackApiError as error:
+                log.warning("upload after a post failed: %s", _error(error))
         return posted["channel"], posted["ts"]
 
     async def send_private(self, where: Where, replies: list[Reply]) -> None:

@@ -50,14 +50,14 @@ class SlackMessenger:
             opened = await client.conversations_open(users=to.user)
             await self._post(client, opened["channel"]["id"], reply)
 
-    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str]:
         client = await self.client_for(to.workspace)
         with _permanent_errors():
-            await self._post(client, channel_id(to.channel), reply, thread=to.thread)
+            return await self._post(client, channel_id(to.channel), reply, thread=to.thread)
 
     async def _post(
         self, client: AsyncWebClient, channel: str, reply: Reply, thread: str | None = None
-    ) -> None:
+    ) -> tuple[str, str]:
         body: dict[str, Any] = render.message([reply])
         if reply.card is not None and reply.posts_card:
             body = render.card_message(reply.card, reply.text)
@@ -66,6 +66,7 @@ class SlackMessenger:
         )
         if reply.attachments:
             await upload(client, posted["channel"], reply, thread=thread)
+        return posted["channel"], posted["ts"]
 
 
 #: Web API errors that say a notice can never be delivered.

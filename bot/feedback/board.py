@@ -26,7 +26,9 @@ from bot.feedback.views import (
     Suggestion,
     VoteOutcome,
 )
+from bot.notify.posts import queue_post
 from bot.notify.ship import queue_ship_notices
+from bot.replies import Reply
 from bot.scope import ADMIN, ANYONE, Scope, Scopes, requires
 from bot.text import feedback_text
 from storage.models import Item, ItemSource
@@ -192,6 +194,14 @@ class BoardService:
             known = uow.workspaces.remember_card(platform, workspace, number, channel, message_id)
             uow.commit()
             return known
+
+    @requires(ANYONE)
+    def queue_post(self, scope: Scope, reply: Reply, channel: str, thread: str | None) -> bool:
+        """The adapter could not post ``reply`` (the platform failed): the outbox posts it
+        later, with retries, and remembers it if it is an item's card."""
+        return queue_post(
+            scope.uow, scope.board_id, scope.workspace.id, channel, thread, reply, self.clock.now()
+        )
 
     @requires(ANYONE)
     def card_item(self, scope: Scope, channel: str, message_id: str) -> int | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.clock import Clock
+from bot.notify import posts
 from bot.notify.ports import ChannelPost, Messenger, Recipient, Undeliverable
 from bot.replies import Reply, public
 from bot.text import quote
@@ -74,11 +75,12 @@ class Dispatcher:
             uow.commit()
         assert not isinstance(target, str)
         messenger, to, reply = target
+        posted = None
         try:
             if isinstance(to, Recipient):
                 await messenger.send_direct(to, reply)
             else:
-                await messenger.send_to_channel(to, reply)
+                posted = await messenger.send_to_channel(to, reply)
         except Exception as exc:  # a platform error: retry later, never stop the rest
             log.warning("delivery of outbox %s failed: %s", message.id, exc)
             report.errors.append(f"{message.dedupe_key}: {exc}")
@@ -94,6 +96,9 @@ class Dispatcher:
             return
         with self.db.uow() as uow:
             uow.outbox.finish(message.id, "sent", self.clock.now())
+            if posted is not None and reply.posts_card and reply.card is not None:
+                assert isinstance(to, ChannelPost)  # an item's card, posted late: remember it
+                uow.workspaces.remember_card(to.platform, to.workspace, reply.card.number, *posted)
             uow.commit()
         report.sent += 1
 
@@ -126,8 +131,8 @@ class Dispatcher:
         post = ChannelPost(
             workspace.platform, workspace.external_id, payload["channel"], payload.get("thread")
         )
-        if payload.get("kind") == "post":
-            reply = public(str(payload["text"]), kind=message.job)
+        if payload.get("kind") == posts.KIND:
+            reply = posts.post_reply(payload, message.job)
         elif post.thread:
             reply = ship_thread_reply(payload)
         else:

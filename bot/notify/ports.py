@@ -36,6 +36,6 @@ class Messenger(Protocol):
         """Deliver privately to one person; raise to have it retried later,
         ``Undeliverable`` when it never can be."""
 
-    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
-        """Post in a channel or a thread; raise to have it retried later,
-        ``Undeliverable`` when it never can be."""
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str] | None:
+        """Post in a channel or a thread; raise to have it retried later, ``Undeliverable``
+        when it never can be. Returns (channel id, message id) where the platform says."""
