@@ -6,10 +6,13 @@ sign them. Storage-touching tests run on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
@@ -569,3 +572,51 @@ async def test_a_failed_ship_post_still_redraws_and_notifies_at_once_and_is_retr
     assert shipped["text"].startswith("🚀 #1 shipped")
     with slack.lodestar.db.uow() as uow:
         assert uow.outbox.counts() == {"sent": 3}
+
+
+# -- 2. slow work never on the ack path: the duplicate index, the export ---------------------
+
+
+@pytest.mark.anyio
+async def test_a_capture_while_the_duplicate_index_is_built_acks_without_waiting_for_it(
+    app: Lodestar, fake: FakeSlackWebAPI
+) -> None:
+    """A fresh process on a board that has items: its index is built in the background
+    (held up here behind a busy worker), and captures meanwhile come without suggestions."""
+    seed_people(fake)
+    app.board.capture(caller(), "dark mode for the editor")
+    fresh = Lodestar.build(app.db, app.clock)  # a new process: no index in memory
+    gate = threading.Event()
+    pool = ThreadPoolExecutor(1)
+    pool.submit(gate.wait)
+    async for slack in open_slack(fresh, fake):
+        warming = fresh.router.warm_up(pool)
+        while_building = await slack.command("a dark mode for the whole editor please")
+        gate.set()
+        await asyncio.wrap_future(warming)
+        once_built = await slack.command("dark mode in the editor, please", user=BOB)
+    pool.shutdown()
+
+    assert json.loads(while_building.text)["text"] == "📝 Logged as #2."
+    assert "Looks like #1" in json.loads(once_built.text)["text"]
+    assert [i.number for i in fresh.board.top(caller(), 10)] == [1, 2, 3]
+
+
+@pytest.mark.anyio
+async def test_export_acks_at_once_and_the_csv_follows(slack: Slack) -> None:
+    await slack.command("dark mode")
+    await slack.command("offline mode", user=BOB)
+
+    refused = await slack.command("export", user=BOB)
+    resp = await slack.command("export", user=ADA)
+
+    assert json.loads(refused.text)["text"] == "Only board admins can export the board."
+    assert json.loads(resp.text)["text"] == (
+        "Preparing the CSV of the board; it comes here in a moment."
+    )
+    (upload,) = slack.fake.uploads
+    assert upload.completed and upload.filename == "feedback.csv"
+    assert upload.channel_id == "D0ADA" and upload.data is not None
+    assert b"dark mode" in upload.data and b"offline mode" in upload.data
+    said = [c.params["text"] for c in slack.fake.calls_to(RESPONSE_URL)]
+    assert "The board as CSV: 2 items." in said

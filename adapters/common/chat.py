@@ -3,9 +3,11 @@
 ``ChatAdapter`` owns the core runner, the background tasks, re-delivery
 de-duplication and the outbox loop, and ``deliver`` carries out what the core's
 replies ask for (see ``bot.replies.Reply``): open a form, post public replies (and
-remember a posted card), send private ones, upload attachments, redraw the cards
-of changed groups, deliver the outbox now. A platform adapter implements the
-rendering hooks and translates its events into calls on ``self.router``.
+remember a posted card; a post the platform refuses goes to the outbox), send
+private ones, upload attachments, redraw the cards of changed groups, deliver the
+outbox now, run slow follow-up work off the event loop. ``start`` warms the core.
+A platform adapter implements the rendering hooks and translates its events into
+calls on ``self.router``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import abc
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -57,6 +60,7 @@ class ChatAdapter(abc.ABC, Generic[W]):
         self.messenger = messenger
         lodestar.messengers[self.platform] = messenger
         self.outbox = OutboxLoop(lodestar.dispatcher(), dispatch_every)
+        self.warming: Future[None] | None = None
 
     # -- what a platform provides ------------------------------------------------------
 
@@ -106,6 +110,8 @@ class ChatAdapter(abc.ABC, Generic[W]):
                 await self._step("redraw cards", self.redraw(where.caller, reply))
             if reply.deliver_now:
                 self.kick_outbox()
+            if reply.follow_up is not None:
+                self.tasks.spawn(self.follow_up(where, reply.follow_up))
         if privates and not acked:
             await self._step("answer privately", self.send_private(where, privates))
         for reply in privates:
@@ -137,6 +143,10 @@ class ChatAdapter(abc.ABC, Generic[W]):
         except Exception:
             log.exception("could not %s", what)
 
+    async def follow_up(self, where: W, work: Callable[[], list[Reply]]) -> None:
+        """The slow part of a command (an export), off the event loop, then its replies."""
+        await self.deliver(where, await self.core.slow(work))
+
     async def redraw(self, caller: Caller, reply: Reply) -> None:
         """Every posted card of the groups the reply changed, on this platform."""
         for card in await self.core.later(self.router.cards_to_redraw, caller, reply):
@@ -150,6 +160,12 @@ class ChatAdapter(abc.ABC, Generic[W]):
     def kick_outbox(self) -> None:
         """Deliver the outbox now (after a ship) rather than at the next tick."""
         self.tasks.spawn(self.outbox.run_now())
+
+    async def start(self) -> None:
+        """Begin serving: what the first commands would wait seconds for (each board's
+        duplicate index) is prepared in the background (``warming``)."""
+        if self.warming is None:
+            self.warming = self.router.warm_up()
 
     async def close(self, timeout: float = 10.0) -> None:
         with contextlib.suppress(TimeoutError):

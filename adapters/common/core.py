@@ -3,6 +3,7 @@
 Calls someone is waiting for (before an ack) go before follow-up work (card
 bookkeeping, redraws, App Home), so a burst of follow-ups never delays the next
 ack. With SQLite one worker thread is enough: its writers are serialized anyway.
+Work of seconds (an export) never runs here but on a thread of its own (``slow``).
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ class Core:
         if self._runner is None:
             return call(*args, **kwargs)
         return await self._runner.run(False, functools.partial(call, *args, **kwargs))
+
+    async def slow(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Work of seconds (an export): on a thread of its own whatever the mode, so it
+        holds up neither the event loop nor the workers that serve acks."""
+        return await asyncio.to_thread(call, *args, **kwargs)
 
     def close(self) -> None:
         if self._runner is not None:

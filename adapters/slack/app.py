@@ -129,7 +129,9 @@ class SlackBot(ChatAdapter[Where]):
     # -- plumbing --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Share one HTTP connection pool for every Web API call (call inside the loop)."""
+        """Warm the core, and share one HTTP connection pool for every Web API call (call
+        inside the loop)."""
+        await super().start()
         if self._session is None:
             self._session = aiohttp.ClientSession()
             self.client.session = self._session
@@ -312,7 +314,7 @@ class SlackBot(ChatAdapter[Where]):
         )
         name = command["command"].lstrip("/")
         text = render.unescape(command.get("text") or "")
-        replies = await self.core.now(self.router.command, caller, name, text)
+        replies = await self.core.now(self.router.command, caller, name, text, fast=True)
         body = self.ack_body(replies)
         await (ack(**body) if body else ack())
         where = Where(

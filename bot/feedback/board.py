@@ -7,6 +7,7 @@ them does to demand goes through ``bot.feedback.demand``.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -132,6 +133,18 @@ class BoardService:
             suggestions=tuple(suggestions),
             thread_of=message.message_id if message else None,
         )
+
+    def warm_up(self, pool: Executor | None = None) -> Future[None]:
+        """Build every board's duplicate index on a worker thread, and every later one
+        too: until a board's is ready, its captures come without suggestions rather than
+        wait seconds for it (a server calls this at start; done when all are built)."""
+        with self.db.reader() as uow:
+            boards = sorted({w.board_id for w in uow.workspaces.all()})
+        return self.finder.build_in_background(self._texts_of_board, boards, pool)
+
+    def _texts_of_board(self, board_id: int) -> list[tuple[int, str]]:
+        with self.db.reader() as uow:
+            return uow.board(board_id).texts_since(0)
 
     def _suggest(self, scope: Scope, text: str, exclude: set[int]) -> list[Suggestion]:
         matches = self.finder.search(scope.repo, text, limit=8, exclude=exclude)
@@ -314,7 +327,7 @@ class BoardService:
         """Every item of the caller's board."""
         return item_views(scope, scope.repo.all_items())
 
-    @requires(ADMIN, "export the board")
+    @requires(ADMIN, "export the board", reads=True)
     def export(self, scope: Scope) -> list[ItemView]:
         return item_views(scope, scope.repo.all_items())
 
