@@ -140,10 +140,17 @@ class Server:
     name: str
     port: int
     process: subprocess.Popen[bytes]
+    response_url: str = "http://127.0.0.1:9/unused"
+    log: Path | None = None  # where its stderr goes (a pipe nobody reads would fill)
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        if self.log is not None:
+            return self.log.read_text(errors="replace") if self.log.exists() else ""
+        return self.process.stderr.read().decode() if self.process.stderr else ""
 
 
 def _env(api_url: str, **extra: str) -> dict[str, str]:
@@ -163,14 +170,18 @@ def _env(api_url: str, **extra: str) -> dict[str, str]:
 def _start_lodestar(name: str, api_url: str, db: Path, core: str) -> Server:
     port = _free_port()
     env = _env(api_url, DATABASE_URL=f"sqlite:///{db}", LODESTAR_SLACK_CORE=core)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "adapters.cli", "serve", "slack", "--port", str(port)],
-        cwd=db.parent,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    return Server(name, port, process)
+    log = db.parent / f"server-{port}.log"
+    with log.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "adapters.cli", "serve", "slack", "--port", str(port)],
+            cwd=db.parent,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    # Private answers after an ack go to a response_url: the fake's own.
+    response_url = api_url.removesuffix("api/") + "response/bench"
+    return Server(name, port, process, response_url, log)
 
 
 def _start_bare(name: str, api_url: str, pbr: bool) -> Server:
@@ -190,8 +201,7 @@ async def _wait_healthy(server: Server, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            err = server.process.stderr.read().decode() if server.process.stderr else ""
-            raise RuntimeError(f"{server.name} exited:\n{err}")
+            raise RuntimeError(f"{server.name} exited:\n{server.output()}")
         with contextlib.suppress(OSError):
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.write(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
@@ -238,7 +248,9 @@ def _stop(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
 # -- client ----------------------------------------------------------------------------------------
 
 
-def _signed_request(text: str, n: int, user: str = "U0ALICE") -> bytes:
+def _signed_request(
+    text: str, n: int, user: str = "U0ALICE", response_url: str = "http://127.0.0.1:9/unused"
+) -> bytes:
     import hashlib
     import hmac
 
@@ -255,7 +267,7 @@ def _signed_request(text: str, n: int, user: str = "U0ALICE") -> bytes:
             "text": text,
             "api_app_id": "A0LODE",
             "is_enterprise_install": "false",
-            "response_url": "http://127.0.0.1:9/unused",
+            "response_url": response_url,
             "trigger_id": f"{n}.{int(time.time())}.bench",
         }
     ).encode()
@@ -306,7 +318,7 @@ async def _worker(
         while quota[0] > 0:
             quota[0] -= 1
             n = counter.take()
-            request = _signed_request(_feedback_text(n), n)
+            request = _signed_request(_feedback_text(n), n, response_url=server.response_url)
             started = time.perf_counter()
             writer.write(request)
             await writer.drain()
@@ -418,7 +430,7 @@ async def _timed_command(server: Server, text: str, n: int, user: str) -> tuple[
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     try:
         started = time.perf_counter()
-        writer.write(_signed_request(text, n, user))
+        writer.write(_signed_request(text, n, user, server.response_url))
         await writer.drain()
         status, body = await _read_response(reader)
         return (time.perf_counter() - started) * 1000, status, body

@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from adapters.common.core import Core
+from adapters.common.core import Core, QuietPool
 from adapters.common.dedupe import Seen
 from adapters.common.outbox import OutboxLoop
 from adapters.common.tasks import BackgroundTasks
@@ -61,6 +61,7 @@ class ChatAdapter(abc.ABC, Generic[W]):
         lodestar.messengers[self.platform] = messenger
         self.outbox = OutboxLoop(lodestar.dispatcher(), dispatch_every)
         self.warming: Future[None] | None = None
+        self._index_pool = QuietPool(1, thread_name_prefix="lodestar-index")
 
     # -- what a platform provides ------------------------------------------------------
 
@@ -165,12 +166,13 @@ class ChatAdapter(abc.ABC, Generic[W]):
         """Begin serving: what the first commands would wait seconds for (each board's
         duplicate index) is prepared in the background (``warming``)."""
         if self.warming is None:
-            self.warming = self.router.warm_up()
+            self.warming = self.router.warm_up(self._index_pool)
 
     async def close(self, timeout: float = 10.0) -> None:
         with contextlib.suppress(TimeoutError):
             await self.tasks.drain(timeout)
         self.core.close()
+        self._index_pool.shutdown(wait=False, cancel_futures=True)
 
     def spawn(self, work: Any) -> None:
         self.tasks.spawn(work)
