@@ -220,6 +220,21 @@ async def test_app_home_log_feedback_with_an_expired_trigger_asks_in_a_dm(slack:
     assert dm["text"].startswith("What's your feedback? Type it after /feedback")
 
 
+def _options_request(action_id: str) -> payloads.SlackRequest:
+    """An external select asking for its options (a ``block_suggestion``)."""
+    data = {
+        "type": "block_suggestion",
+        "action_id": action_id,
+        "block_id": "b",
+        "value": "da",
+        "team": {"id": payloads.TEAM_ID},
+        "user": {"id": BOB, "team_id": payloads.TEAM_ID},
+        "api_app_id": payloads.API_APP_ID,
+    }
+    body = urlencode({"payload": json.dumps(data)})
+    return payloads.SlackRequest(body, FORM, data, "interactive")
+
+
 @pytest.mark.anyio
 async def test_unknown_actions_callbacks_events_and_commands_are_acknowledged(
     slack: Slack,
@@ -231,6 +246,7 @@ async def test_unknown_actions_callbacks_events_and_commands_are_acknowledged(
         payloads.message_action("someone_elses_shortcut", message_ts=payloads.make_ts()),
         payloads.event_callback({"type": "member_joined_channel", "user": BOB}),
         payloads.message("hello there"),
+        _options_request("someone_elses_select"),
     ]
     for req in unknown:
         resp = await slack.send(req)

@@ -10,6 +10,10 @@ Acks and slow work are split so Slack always gets its answer fast:
   once the response is on its way (``adapters.common.chat.ChatAdapter.deliver``).
 * Events (reactions, App Home) and message shortcuts ack at once and do all their
   work in the background: they need Web API reads before the core can be called.
+
+Before any listener, the front door (``front_door.py``) has refused what Slack did not
+sign, and ``installed.py`` what comes from a team Lodestar is not installed in; anything
+else Slack sends that no listener wants is acknowledged and ignored.
 """
 
 from __future__ import annotations
@@ -294,6 +298,7 @@ class SlackBot(ChatAdapter[Where]):
         app.command(anything)(self.on_command)  # the core answers "I don't know /x"
         for register in (app.action, app.view, app.view_closed, app.shortcut):
             register(anything)(_acknowledge)
+        app.options(anything)(_no_options)
         app.event(anything)(_ignore)
 
     async def on_command(
@@ -515,9 +520,8 @@ class SlackBot(ChatAdapter[Where]):
         view: dict[str, Any],
         context: Any,
     ) -> None:
-        if self.seen.repeat(
-            f"trigger:{body.get('trigger_id')}" if body.get("trigger_id") else None
-        ):
+        trigger = body.get("trigger_id")
+        if self.seen.repeat(f"trigger:{trigger}" if trigger else None):  # a replayed submit
             await ack()
             return
         meta = _metadata(view)
@@ -565,6 +569,10 @@ def _metadata(view: dict[str, Any]) -> dict[str, Any]:
 
 async def _acknowledge(ack: Callable[..., Awaitable[Any]]) -> None:
     await ack()
+
+
+async def _no_options(ack: Callable[..., Awaitable[Any]]) -> None:
+    await ack(options=[])
 
 
 async def _ignore() -> None:
