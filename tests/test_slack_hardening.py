@@ -339,6 +339,18 @@ async def test_the_shortcut_on_a_bots_message_makes_its_user_the_requester(
 
 
 @pytest.mark.anyio
+async def test_reactions_by_another_apps_bot_count_for_nothing(slack: Slack) -> None:
+    slack.fake.add_user("U0OTHERBOT", name="deploybot", is_bot=True)
+    await slack.command("dark mode")
+    msg = slack.fake.add_message(GENERAL, user=BOB, text="a changelog per deploy")
+
+    await slack.send(payloads.reaction_added("+1", user="U0OTHERBOT", ts=slack.card_ts(1)))
+    await slack.send(payloads.reaction_added("bulb", user="U0OTHERBOT", ts=msg["ts"]))
+
+    assert [(i.number, i.demand) for i in slack.lodestar.board.top(caller(), 10)] == [(1, 1)]
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("method", "error"),
     [

@@ -399,6 +399,8 @@ class SlackBot(ChatAdapter[Where]):
         self, client: AsyncWebClient, team: str, event: dict[str, Any], kind: str, added: bool
     ) -> None:
         channel, ts = event["item"]["channel"], event["item"]["ts"]
+        if (await self.people.get(client, team, event["user"])).is_bot:
+            return  # another app's 👍 or 💡: bots are never people, they count for nothing
         caller = await self.caller(client, team, event["user"], channel)
         where = Where(caller, channel, card_at=(channel, ts), client=client)
         if kind == emoji.VOTE:
