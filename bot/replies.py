@@ -4,12 +4,14 @@ This is the contract between the core and every chat adapter. A ``Reply`` says
 what to show (text, an item card, fields, attachments, a form) and, in plain
 fields, what the adapter must do beyond showing it: post it as the item's card
 (``posts_card``), redraw the cards of changed groups (``redraw``), deliver the
-outbox now (``deliver_now``). ``kind`` is one of the declared ``Kind`` values, so
-an adapter can render every kind and a test notices a new one.
+outbox now (``deliver_now``), run slow work after answering (``follow_up``).
+``kind`` is one of the declared ``Kind`` values, so an adapter can render every kind
+and a test notices a new one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -118,6 +120,10 @@ class Reply:
     redraw: tuple[int, ...] = ()
     #: Notices were queued in the outbox: deliver them now rather than at the next tick.
     deliver_now: bool = False
+    #: Work of seconds the reply promises (an export): run it after answering, off the
+    #: event loop, and deliver the replies it returns. Only asked for by adapters that
+    #: must answer fast (``Router.command(..., fast=True)``).
+    follow_up: Callable[[], list[Reply]] | None = field(default=None, repr=False)
     data: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -21,18 +22,19 @@ from bot.errors import UserError
 from bot.export import to_csv
 from bot.feedback import grammar as g
 from bot.feedback import presenter as present
-from bot.feedback.board import BoardService
+from bot.feedback.board import BoardService, CardOwner
 from bot.feedback.identity import IdentityService
 from bot.feedback.merges import MergeService
 from bot.feedback.presenter import FEEDBACK_FORM
 from bot.feedback.settings import WorkspaceSettings
 from bot.feedback.views import ItemView
 from bot.replies import PostedCard, Reply
+from bot.scope import ADMIN
 from bot.text import clean, defang
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FEEDBACK_FORM", "CommandHandler", "Completion", "Home", "Router"]
+__all__ = ["FEEDBACK_FORM", "CardOwner", "CommandHandler", "Completion", "Home", "Router"]
 
 
 class CommandHandler(Protocol):
@@ -64,19 +66,39 @@ class Router:
         self.commands: dict[str, CommandHandler] = {"feedback": self._feedback}
         self.metric_keys: Callable[[], set[str] | None] = lambda: None
 
+    def warm_up(self, pool: Executor | None = None) -> Future[None]:
+        """Prepare what the first commands would otherwise wait seconds for (each board's
+        duplicate index), off the caller's thread; an adapter calls this when it starts.
+        Until it is done, captures are answered without duplicate suggestions."""
+        return self.board.warm_up(pool)
+
     def mount(self, name: str, handler: CommandHandler) -> None:
         """Add a top-level command (``/nsm``) served by another part of the core."""
         self.commands[name] = handler
 
     # -- entry points that answer --------------------------------------------------
 
-    def command(self, caller: Caller, name: str, text: str) -> list[Reply]:
+    def command(self, caller: Caller, name: str, text: str, *, fast: bool = False) -> list[Reply]:
+        """``/name text``. ``fast``: the platform waits for the answer (Slack: 3 s), so a
+        command of seconds answers at once and does its work in a ``follow_up``."""
         name = clean(name.lstrip("/")).lower()
         handler = self.commands.get(name)
         if handler is None:
             return [present.unknown_command(name)]
         caller, text = _clean_caller(caller), clean(text)
+        if fast and name == "feedback" and isinstance(g.parse_feedback(text), g.Export):
+            return self._guard(lambda: self._export_later(caller))
         return self._guard(lambda: handler(caller, text))
+
+    def _export_later(self, caller: Caller) -> list[Reply]:
+        """The CSV of every item takes seconds on a big board: the right to it is checked
+        now, the file comes after."""
+        self.board.scopes.require(caller, ADMIN, "export the board")
+        return [present.exporting(lambda: self._guard(lambda: self._export(caller)))]
+
+    def _export(self, caller: Caller) -> list[Reply]:
+        views = self.board.export(caller)
+        return [present.exported(views, to_csv(views))]
 
     def line(self, caller: Caller, line: str) -> list[Reply]:
         """A whole slash-command line, as typed: ``/feedback vote #3``."""
@@ -136,10 +158,22 @@ class Router:
             caller.platform, caller.workspace, number, channel, message_id
         )
 
+    def post_later(
+        self, caller: Caller, reply: Reply, channel: str, thread: str | None = None
+    ) -> bool:
+        """A public reply the adapter could not post: queue it in the outbox (retried,
+        recorded; an item's card is remembered once posted). False if already queued."""
+        return self.board.queue_post(_clean_caller(caller), reply, channel, thread)
+
     def card_item(self, caller: Caller, channel: str, message_id: str) -> int | None:
         """The item a message stands for (its card or captured source) on the
         caller's board, or None."""
         return self.board.card_item(_clean_caller(caller), channel, message_id)
+
+    def card_owner(self, caller: Caller, channel: str, message_id: str) -> CardOwner:
+        """Whose card a message is: an item of the caller's board (any of its workspaces),
+        another board's, or nobody's yet (just posted, not yet remembered)."""
+        return self.board.card_owner(_clean_caller(caller), channel, message_id)
 
     def cards_to_redraw(self, caller: Caller, reply: Reply) -> list[PostedCard]:
         """Every posted card of the groups ``reply`` changed, as each must show now."""
@@ -256,8 +290,7 @@ class Router:
                     else present.board_joined(name, moved)
                 ]
             case g.Export():
-                views = board.export(caller)
-                return [present.exported(views, to_csv(views))]
+                return self._export(caller)
             case g.Announce(channel=channel):
                 self.settings.set_announce_channel(caller, channel)
                 return [present.announce_set(channel)]

@@ -104,12 +104,19 @@ class Scopes:
         self.attempts = attempts
 
     def run(
-        self, caller: Caller, privilege: Privilege, action: str, use_case: Callable[[Scope], R]
+        self,
+        caller: Caller,
+        privilege: Privilege,
+        action: str,
+        use_case: Callable[[Scope], R],
+        *,
+        reads: bool = False,
     ) -> R:
-        """Run ``use_case`` in its own transaction, committed when it returns."""
+        """Run ``use_case`` in its own transaction, committed when it returns; ``reads``:
+        one that only reads (``Database.reader``), so a long one never holds up writers."""
         for attempt in range(1, self.attempts + 1):
             try:
-                with self.db.uow() as uow:
+                with self.db.reader() if reads else self.db.uow() as uow:
                     scope = self._scope(uow, caller)
                     if privilege is ADMIN and not self._is_admin(uow, scope.workspace, caller):
                         raise NotAllowed(action)
@@ -171,9 +178,10 @@ S = TypeVar("S", bound=HasScopes)
 
 
 def requires(
-    privilege: Privilege, action: str = ""
+    privilege: Privilege, action: str = "", *, reads: bool = False
 ) -> Callable[[Callable[Concatenate[S, Scope, P], R]], Callable[Concatenate[S, Caller, P], R]]:
-    """Make ``method(self, scope, ...)`` a use case called as ``method(caller, ...)``."""
+    """Make ``method(self, scope, ...)`` a use case called as ``method(caller, ...)``;
+    ``reads``: it only reads, and may take seconds (see ``Scopes.run``)."""
 
     def wrap(
         method: Callable[Concatenate[S, Scope, P], R],
@@ -181,7 +189,11 @@ def requires(
         @functools.wraps(method)
         def use_case(self: S, caller: Caller, /, *args: P.args, **kwargs: P.kwargs) -> R:
             return self.scopes.run(
-                caller, privilege, action, lambda scope: method(self, scope, *args, **kwargs)
+                caller,
+                privilege,
+                action,
+                lambda scope: method(self, scope, *args, **kwargs),
+                reads=reads,
             )
 
         use_case.privilege = privilege  # type: ignore[attr-defined]

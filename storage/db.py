@@ -21,12 +21,16 @@ def database_url(explicit: str | None = None) -> str:
     return url
 
 
+#: Execution option of an engine whose transactions only read (``Database.reader``).
+READ_ONLY = "lodestar_read_only"
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -42,10 +46,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
+def _sqlite_begin(connection: Any) -> None:
     # Take the write lock up front: a read-then-write transaction can then never
     # fail half-way with "database is locked" when another writer got in first.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A read-only one begins deferred: in WAL mode it reads a snapshot without the
+    # lock, so a long read (an export, a duplicate index) never holds up a writer.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

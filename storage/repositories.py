@@ -126,6 +126,25 @@ class WorkspaceRepository:
             is not None
         )
 
+    def items_of_message(
+        self, platform: str, channel: str, message_id: str
+    ) -> list[tuple[int, int]]:
+        """(board id, item number) of every item a message stands for (a card or a captured
+        source), on any board: a shared channel shows several workspaces' cards. One index
+        lookup per workspace of the platform (the unique key leads with the workspace)."""
+        rows = self.session.execute(
+            select(MessageRef.board_id, Item.number)
+            .join(Workspace, Workspace.id == MessageRef.workspace_id)
+            .join(Item, Item.id == MessageRef.item_id)
+            .where(
+                Workspace.platform == platform,
+                MessageRef.channel == channel,
+                MessageRef.message_id == message_id,
+            )
+            .order_by(MessageRef.id)
+        )
+        return [(board_id, number) for board_id, number in rows]
+
     def of_board(self, board_id: int) -> list[Workspace]:
         return list(
             self.session.scalars(

@@ -7,7 +7,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.db import session_factory
+from storage.db import READ_ONLY, session_factory
 from storage.groups import GroupRepository
 from storage.metrics import MetricsRepository
 from storage.repositories import (
@@ -67,9 +67,15 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = session_factory(engine)
+        self.readers = session_factory(engine.execution_options(**{READ_ONLY: True}))
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work for reading: on SQLite it takes the write lock only if it writes,
+        so a read of seconds (an export) never stalls the writes behind an ack."""
+        return UnitOfWork(self.readers)
 
     @property
     def dialect(self) -> str:

@@ -107,3 +107,35 @@ async def open_slack(lodestar: Lodestar, fake: FakeSlackWebAPI) -> AsyncIterator
     async with httpx.AsyncClient(transport=transport, base_url="http://slack.test") as http:
         yield Slack(bot, http, fake, lodestar)
     await bot.close()
+
+
+async def open_installed_slack(
+    lodestar: Lodestar, fake: FakeSlackWebAPI, tokens: dict[str, str]
+) -> AsyncIterator[Slack]:
+    """Lodestar distributed with OAuth, installed in each team of ``tokens`` (team id →
+    bot token), the installations saved in slack_sdk's real store in our database."""
+    from slack_sdk.oauth.installation_store import Installation
+
+    settings = settings_for(fake, client_id="111.222", client_secret="shh", bot_token=None)
+    bot = build_slack_bot(lodestar, settings)
+    store = bot.app.installation_store
+    assert store is not None
+    for team, token in tokens.items():
+        fake.add_token(token, team)
+        await store.async_save(
+            Installation(
+                app_id=payloads.API_APP_ID,
+                enterprise_id=None,
+                team_id=team,
+                bot_token=token,
+                bot_id=payloads.BOT_ID,
+                bot_user_id=payloads.BOT_USER_ID,
+                bot_scopes="commands,chat:write",
+                user_id=ALICE,
+            )
+        )
+    web = create_web_app(bot, dispatch=False)
+    transport = httpx.ASGITransport(app=web)
+    async with httpx.AsyncClient(transport=transport, base_url="http://slack.test") as http:
+        yield Slack(bot, http, fake, lodestar)
+    await bot.close()

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bot.app import Lodestar
-from bot.notify.ports import ChannelPost, Recipient
+from bot.notify.ports import ChannelPost, Recipient, Undeliverable
 from bot.replies import Reply
 from tests.conversation import Chat
 
@@ -22,9 +22,12 @@ class FlakyMessenger:
 
     platform = "console"
 
-    def __init__(self, crash_after: int | None = None, fail_for: str | None = None) -> None:
+    def __init__(
+        self, crash_after: int | None = None, fail_for: str | None = None, gone: str | None = None
+    ) -> None:
         self.crash_after = crash_after
         self.fail_for = fail_for
+        self.gone = gone
         self.dms: list[str] = []
         self.posts: list[tuple[str, str | None]] = []
 
@@ -35,7 +38,9 @@ class FlakyMessenger:
     async def send_direct(self, to: Recipient, reply: Reply) -> None:
         self._tick()
         if to.name == self.fail_for:
-            raise RuntimeError("cannot_dm_bot")
+            raise RuntimeError("ratelimited")
+        if to.name == self.gone:
+            raise Undeliverable("account_inactive")
         self.dms.append(to.name)
 
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
@@ -128,6 +133,21 @@ def test_one_failing_dm_never_stops_the_rest_and_is_retried(app: Lodestar, board
     app.clock.advance(minutes=1)
     asyncio.run(app.dispatcher({"console": messenger}).run_once())
     assert sorted(messenger.dms) == ["ana", "bo", "cy", "dee", "eli"]
+
+
+def test_a_notice_that_can_never_be_delivered_is_given_up_at_once(
+    app: Lodestar, board: Chat
+) -> None:
+    board.session.run_jobs = lambda at=None, watch=False: None  # type: ignore[method-assign]
+    board.say("/feedback ship #1")
+    messenger = FlakyMessenger(gone="bo")
+    report = asyncio.run(app.dispatcher({"console": messenger}).run_once())
+    assert (report.sent, report.failed, report.retried) == (6, 1, 0)
+    app.clock.advance(hours=3)
+    asyncio.run(app.dispatcher({"console": messenger}).run_once())
+    assert sorted(messenger.dms) == ["ana", "cy", "dee", "eli"]
+    with app.db.uow() as uow:
+        assert uow.outbox.counts() == {"sent": 6, "failed": 1}
 
 
 def test_a_process_without_the_platform_leaves_its_notices_alone(

@@ -211,6 +211,21 @@ async def test_error_injection(fake: FakeSlackWebAPI) -> None:
     assert (await client.chat_postMessage(channel="U0BOB", text="hi"))["ok"]
 
 
+def test_block_kit_limits_are_refused_as_slack_refuses_them(fake: FakeSlackWebAPI) -> None:
+    client = fake.client()
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "😀" * 1_501}}
+    with pytest.raises(SlackApiError, match="invalid_blocks"):  # 3,002 UTF-16 units
+        client.chat_postMessage(channel="C1", text="hi", blocks=[section])
+    with pytest.raises(SlackApiError, match="msg_too_long"):
+        client.chat_postMessage(channel="C1", text="x" * 40_001)
+    home = [{"type": "divider"}] * 101
+    with pytest.raises(SlackApiError, match="invalid_arguments"):
+        client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": home})
+    section["text"]["text"] = "😀" * 1_500
+    assert client.chat_postMessage(channel="C1", text="hi", blocks=[section])["ok"]
+    assert client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": home[:100]})
+
+
 @pytest.mark.anyio
 async def test_files_upload_v2_round_trip(fake: FakeSlackWebAPI) -> None:
     client = fake.async_client()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -70,6 +71,24 @@ async def test_socket_mode_command_and_reaction(
     assert card.params["channel"] == GENERAL
     assert app.board.show(caller(), 1).demand == 2
     assert sorted(app.board.who(caller(), 1).people) == ["alice", "bob"]
+
+
+@pytest.mark.anyio
+async def test_serving_starts_by_building_the_duplicate_indexes_in_the_background(
+    app: Lodestar, fake: FakeSlackWebAPI
+) -> None:
+    app.board.capture(caller(), "dark mode")
+    fresh = Lodestar.build(app.db, app.clock)  # a new process: no index in memory
+    bot = build_slack_bot(fresh, settings_for(fake))
+    web = create_web_app(bot, dispatch=False)
+
+    async with web.router.lifespan_context(web):
+        assert bot.warming is not None
+        await asyncio.wrap_future(bot.warming)
+
+    with app.db.uow() as uow:
+        (board_id,) = {w.board_id for w in uow.workspaces.all()}
+    assert fresh.board.finder.ready(board_id)
 
 
 def test_settings_name_the_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:

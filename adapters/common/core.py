@@ -3,17 +3,21 @@
 Calls someone is waiting for (before an ack) go before follow-up work (card
 bookkeeping, redraws, App Home), so a burst of follow-ups never delays the next
 ack. With SQLite one worker thread is enough: its writers are serialized anyway.
+Work of seconds (an export, a duplicate index) never runs here but on ``slow_pool``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
+import gc
 import itertools
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -81,6 +85,7 @@ class Core:
         sqlite = dialect == "sqlite"
         inline = mode == "inline" or (mode == "auto" and sqlite)
         self._runner = None if inline else CoreRunner(1 if sqlite else 4)
+        self.slow_pool = QuietPool(2, thread_name_prefix="lodestar-slow")
 
     @property
     def threaded(self) -> bool:
@@ -98,6 +103,45 @@ class Core:
             return call(*args, **kwargs)
         return await self._runner.run(False, functools.partial(call, *args, **kwargs))
 
+    async def slow(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Work of seconds (an export): on ``slow_pool`` whatever the mode, so it holds up
+        neither the event loop nor the workers that serve acks."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.slow_pool, functools.partial(call, *args, **kwargs))
+
     def close(self) -> None:
         if self._runner is not None:
             self._runner.shutdown()
+        self.slow_pool.shutdown(wait=False, cancel_futures=True)
+
+
+class QuietPool(ThreadPoolExecutor):
+    """Threads for work of seconds that allocates a lot (an export, a board's duplicate
+    index). While any of it runs, the cyclic garbage collector waits: on a 100,000-item
+    board its full collections, each stopping every thread (the event loop with them),
+    took 100–400 ms apiece during an export (bench/slack_ack.py). What such work
+    allocates is freed by reference counting when it is done."""
+
+    _running = 0
+    _restore = True
+    _lock = threading.Lock()
+
+    def submit(  # type: ignore[override]
+        self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[T]:
+        return super().submit(self._quietly, functools.partial(fn, *args, **kwargs))
+
+    @classmethod
+    def _quietly(cls, call: Callable[[], T]) -> T:
+        with cls._lock:
+            if cls._running == 0:
+                cls._restore = gc.isenabled()
+                gc.disable()
+            cls._running += 1
+        try:
+            return call()
+        finally:
+            with cls._lock:
+                cls._running -= 1
+                if cls._running == 0 and cls._restore:
+                    gc.enable()

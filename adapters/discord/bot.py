@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -27,6 +28,7 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
+from adapters.common.buttons import item_of_button
 from adapters.common.chat import ChatAdapter, Conversation
 from adapters.discord import render
 from adapters.discord.messenger import PLATFORM, DiscordMessenger
@@ -137,6 +139,7 @@ class DiscordBot(ChatAdapter[Where]):
         self._vote = emoji.canonical(settings.vote_emoji)
         self._admin_role = (settings.admin_role or "").strip().lower()
         self.dispatch_loop = False  # run the outbox on a timer (serve), or only when kicked
+        self._outbox_task: asyncio.Task[None] | None = None
 
     # -- start-up ----------------------------------------------------------------------
 
@@ -151,8 +154,9 @@ class DiscordBot(ChatAdapter[Where]):
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
         await self.tree.sync(guild=guild)
+        await self.start()  # each board's duplicate index, in the background
         if self.dispatch_loop:
-            self.tasks.spawn(self.outbox.forever())
+            self._outbox_task = asyncio.create_task(self.outbox.forever())
 
     def _register_commands(self) -> None:
         bot = self
@@ -225,7 +229,7 @@ class DiscordBot(ChatAdapter[Where]):
             return
         head = (text.split() or [""])[0].lower()
         slow = (command == "nsm" and head in ("", "why", "chart", "digest")) or head == "export"
-        call = functools.partial(self.router.command, where.caller, command, text)
+        call = functools.partial(self.router.command, where.caller, command, text, fast=True)
         await self.answer(where, call, slow=slow)
 
     async def choices(
@@ -260,10 +264,11 @@ class DiscordBot(ChatAdapter[Where]):
             where.card_at = (str(card.channel.id), str(card.id))
 
         def act() -> list[Reply]:
-            # The card's own item: numbers change when a board joins another.
-            target = number
-            if where.card_at is not None:
-                target = self.router.card_item(where.caller, *where.card_at) or number
+            # The card's own item (numbers change when a board joins another), and never
+            # another board's card.
+            target = item_of_button(self.router, where.caller, where.card_at, number)
+            if isinstance(target, Reply):
+                return [target]
             if verb == "vote":
                 return self.router.vote_button(where.caller, target)
             return self.router.command(where.caller, "feedback", f"{verb} #{target}")
@@ -428,6 +433,10 @@ class DiscordBot(ChatAdapter[Where]):
     # -- running ---------------------------------------------------------------------
 
     async def close(self, timeout: float = 10.0) -> None:
+        if self._outbox_task is not None:
+            self._outbox_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._outbox_task
         await super().close(timeout)
         if not self.client.is_closed():
             await self.client.close()

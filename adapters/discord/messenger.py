@@ -61,7 +61,7 @@ class DiscordMessenger:
                 raise Undeliverable(_NEVER[error.code]) from error
             raise
 
-    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str] | None:
         found = channel_id(self.client, to.workspace, to.channel)
         if found is None:
             raise Undeliverable(f"there is no channel {to.channel!r} in this server")
@@ -72,8 +72,9 @@ class DiscordMessenger:
                 message_id=int(to.thread), channel_id=found, fail_if_not_exists=False
             )
         try:
-            await channel.send(**body)
+            sent = await channel.send(**body)
         except (discord.Forbidden, discord.NotFound) as error:
             if error.code in _NEVER:
                 raise Undeliverable(_NEVER[error.code]) from error
             raise
+        return str(found), str(sent.id)

@@ -10,12 +10,17 @@ Acks and slow work are split so Slack always gets its answer fast:
   once the response is on its way (``adapters.common.chat.ChatAdapter.deliver``).
 * Events (reactions, App Home) and message shortcuts ack at once and do all their
   work in the background: they need Web API reads before the core can be called.
+
+Before any listener, the front door (``front_door.py``) has refused what Slack did not
+sign, and ``installed.py`` what comes from a team Lodestar is not installed in; anything
+else Slack sends that no listener wants is acknowledged and ignored.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,10 +35,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.common.buttons import item_of_button
 from adapters.common.chat import ChatAdapter, Conversation
 from adapters.slack import render
 from adapters.slack.admins import People
+from adapters.slack.front_door import bolt_logger
 from adapters.slack.home import home_view
+from adapters.slack.installed import NOT_INSTALLED, only_installed_teams, team_of
 from adapters.slack.messenger import PLATFORM, SlackMessenger, upload
 from adapters.slack.settings import SlackSettings
 from bot import emoji
@@ -107,10 +115,12 @@ class SlackBot(ChatAdapter[Where]):
         self.client = client or make_client(settings, None if oauth else settings.bot_token)
         self.app = AsyncApp(
             name="lodestar",
+            logger=bolt_logger(),
             signing_secret=settings.signing_secret or "",
             client=self.client,
             oauth_settings=oauth,
             process_before_response=True,
+            user_facing_authorize_error_message=NOT_INSTALLED,
         )
         super().__init__(
             lodestar,
@@ -123,7 +133,9 @@ class SlackBot(ChatAdapter[Where]):
     # -- plumbing --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Share one HTTP connection pool for every Web API call (call inside the loop)."""
+        """Warm the core, and share one HTTP connection pool for every Web API call (call
+        inside the loop)."""
+        await super().start()
         if self._session is None:
             self._session = aiohttp.ClientSession()
             self.client.session = self._session
@@ -184,13 +196,12 @@ class SlackBot(ChatAdapter[Where]):
 
     @staticmethod
     def ack_body(replies: list[Reply]) -> dict[str, Any] | None:
-        """The ephemeral answer to a command: its private replies, plus a receipt for a card."""
+        """The ephemeral answer to a command: its private replies, plus a receipt for a new
+        item (its card is posted after the ack, so the receipt does not promise it)."""
         shown = []
         for reply in replies:
-            if not reply.private and reply.posts_card and reply.card is not None:
-                shown.append(
-                    private(f"📝 Logged as #{reply.card.number}; its card is in the channel.")
-                )
+            if reply.kind is Kind.ITEM_CREATED and reply.card is not None:
+                shown.append(private(f"📝 Logged as #{reply.card.number}."))
         shown += [r for r in replies if r.private and r.form is None]
         if not shown:
             return None
@@ -198,9 +209,14 @@ class SlackBot(ChatAdapter[Where]):
 
     # -- delivery after the ack: the hooks ChatAdapter.deliver calls --------------------------
 
-    async def post_public(self, where: Where, reply: Reply) -> tuple[str, str] | None:
+    def post_target(self, where: Where, reply: Reply) -> tuple[str, str | None]:
+        """The conversation's channel (none: the app's DM with the caller), in the thread
+        of the message the reply is about (its root, when that message is a reply)."""
         thread = (where.thread or reply.thread_of) if reply.thread_of else None
-        channel = where.channel or where.caller.user  # no channel: the app's DM with them
+        return where.channel or where.caller.user, thread
+
+    async def post_public(self, where: Where, reply: Reply) -> tuple[str, str] | None:
+        channel, thread = self.post_target(where, reply)
         if reply.card is not None and reply.posts_card:
             body = render.card_message(reply.card, reply.text)
         else:
@@ -215,21 +231,29 @@ class SlackBot(ChatAdapter[Where]):
             # Not a member of this channel: answer in it through the command's response_url.
             await where.respond(response_type="in_channel", replace_original=False, **body)
             return None
-        if reply.attachments:
-            await upload(where.api, posted["channel"], reply, thread=thread)
+        if reply.attachments:  # the post is made: a failed upload must not post it again
+            try:
+                await upload(where.api, posted["channel"], reply, thread=thread)
+            except SlackApiError as error:
+                log.warning("upload after a post failed: %s", _error(error))
         return posted["channel"], posted["ts"]
 
     async def send_private(self, where: Where, replies: list[Reply]) -> None:
-        """Ephemeral: through response_url when there is one, else chat.postEphemeral, else DM."""
+        """Ephemeral: through response_url when there is one, else chat.postEphemeral, else
+        (no channel, or one the bot cannot post in) a DM."""
         body = render.message(replies)
         if where.respond is not None:
             await where.respond(response_type="ephemeral", replace_original=False, **body)
-        elif where.channel and not where.channel.startswith("D"):
-            await where.api.chat_postEphemeral(
-                channel=where.channel, user=where.caller.user, **body
-            )
-        else:
-            await where.api.chat_postMessage(channel=where.caller.user, **body)
+            return
+        if where.channel and not where.channel.startswith("D"):
+            try:
+                await where.api.chat_postEphemeral(
+                    channel=where.channel, user=where.caller.user, **body
+                )
+                return
+            except SlackApiError as error:  # not_in_channel, channel_not_found, …
+                log.info("ephemeral in %s failed (%s): DM instead", where.channel, _error(error))
+        await where.api.chat_postMessage(channel=where.caller.user, **body)
 
     async def upload_private(self, where: Where, reply: Reply) -> None:
         opened = await where.api.conversations_open(users=where.caller.user)
@@ -256,6 +280,7 @@ class SlackBot(ChatAdapter[Where]):
 
     def _register(self) -> None:
         app = self.app
+        app.use(only_installed_teams)
         for command in COMMANDS:
             app.command(command)(self.on_command)
         app.shortcut(SHORTCUT)(self.on_shortcut)
@@ -267,6 +292,14 @@ class SlackBot(ChatAdapter[Where]):
         app.action(render.SHOW)(self.on_card_button)
         app.action(render.OPEN_FORM)(self.on_open_form)
         app.view(render.FORM_CALLBACK)(self.on_form)
+        # Anything else Slack sends is acknowledged and ignored: an unanswered request
+        # is an error to the user (and a retry, for events).
+        anything = re.compile(".*")
+        app.command(anything)(self.on_command)  # the core answers "I don't know /x"
+        for register in (app.action, app.view, app.view_closed, app.shortcut):
+            register(anything)(_acknowledge)
+        app.options(anything)(_no_options)
+        app.event(anything)(_ignore)
 
     async def on_command(
         self, ack: Callable[..., Awaitable[Any]], command: dict[str, Any], context: Any
@@ -278,14 +311,15 @@ class SlackBot(ChatAdapter[Where]):
         client: AsyncWebClient = context.client
         caller = await self.caller(
             client,
-            command["team_id"],
+            team_of(command) or "",
             command["user_id"],
             command.get("channel_id"),
             name=command.get("user_name"),
             team_name=command.get("team_domain"),
         )
         name = command["command"].lstrip("/")
-        replies = await self.core.now(self.router.command, caller, name, command.get("text") or "")
+        text = render.unescape(command.get("text") or "")
+        replies = await self.core.now(self.router.command, caller, name, text, fast=True)
         body = self.ack_body(replies)
         await (ack(**body) if body else ack())
         where = Where(
@@ -308,13 +342,13 @@ class SlackBot(ChatAdapter[Where]):
     async def _shortcut(
         self, shortcut: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond | None
     ) -> None:
-        team = (shortcut.get("team") or {}).get("id") or shortcut["user"].get("team_id")
+        team = team_of(shortcut) or ""
         channel = shortcut["channel"]["id"]
         caller = await self.caller(
             client, team, shortcut["user"]["id"], channel, name=shortcut["user"].get("name")
         )
         message = shortcut["message"]
-        captured = await self._chat_message(client, team, channel, message)
+        captured = await self._chat_message(client, team, channel, message, caller)
         replies = await self.core.later(self.router.capture_message, caller, captured, "shortcut")
         where = Where(
             caller, channel, thread=message.get("thread_ts"), client=client, respond=respond
@@ -322,10 +356,20 @@ class SlackBot(ChatAdapter[Where]):
         await self.deliver(where, replies)
 
     async def _chat_message(
-        self, client: AsyncWebClient, team: str, channel: str, message: dict[str, Any]
+        self,
+        client: AsyncWebClient,
+        team: str,
+        channel: str,
+        message: dict[str, Any],
+        capturer: Caller,
     ) -> ChatMessage:
-        author_id = message.get("user") or message.get("bot_id") or "unknown"
-        author = await self.people.get(client, team, author_id, message.get("username"))
+        """A message as the core takes it. A bot's message is asked for by the person who
+        captured it: bots are never people (they would count in demand and get DMs)."""
+        author_id, author_name = capturer.user, capturer.name
+        if message.get("user") and not message.get("bot_id"):
+            author = await self.people.get(client, team, message["user"], message.get("username"))
+            if not author.is_bot:
+                author_id, author_name = message["user"], author.name
         try:
             link = await client.chat_getPermalink(channel=channel, message_ts=message["ts"])
             permalink = link.get("permalink")
@@ -335,8 +379,8 @@ class SlackBot(ChatAdapter[Where]):
             channel=channel,
             message_id=message["ts"],
             author=author_id,
-            author_name=author.name,
-            text=message.get("text") or "",
+            author_name=author_name,
+            text=render.unescape(message.get("text") or ""),
             permalink=permalink,
         )
 
@@ -348,13 +392,15 @@ class SlackBot(ChatAdapter[Where]):
         added = event.get("type") == "reaction_added"
         if kind is None or item.get("type") != "message" or (kind == emoji.CAPTURE and not added):
             return
-        team = body.get("team_id") or context.team_id
+        team = team_of(body) or ""
         self.tasks.spawn(self._reaction(context.client, team, event, kind, added))
 
     async def _reaction(
         self, client: AsyncWebClient, team: str, event: dict[str, Any], kind: str, added: bool
     ) -> None:
         channel, ts = event["item"]["channel"], event["item"]["ts"]
+        if (await self.people.get(client, team, event["user"])).is_bot:
+            return  # another app's 👍 or 💡: bots are never people, they count for nothing
         caller = await self.caller(client, team, event["user"], channel)
         where = Where(caller, channel, card_at=(channel, ts), client=client)
         if kind == emoji.VOTE:
@@ -375,7 +421,7 @@ class SlackBot(ChatAdapter[Where]):
                 ],
             )
             return
-        captured = await self._chat_message(client, team, channel, message)
+        captured = await self._chat_message(client, team, channel, message, caller)
         replies = await self.core.later(self.router.reaction, caller, kind, captured, added=True)
         where.thread = message.get("thread_ts") or ts
         await self.deliver(where, replies)
@@ -409,7 +455,10 @@ class SlackBot(ChatAdapter[Where]):
         where = await self._where_of_action(body, context)
 
         def vote() -> list[Reply]:
-            return self.router.vote_button(where.caller, self._item_of(where, action))
+            item = item_of_button(self.router, where.caller, where.card_at, action.get("value"))
+            if isinstance(item, Reply):
+                return [item]
+            return self.router.vote_button(where.caller, item)
 
         replies = await self.core.now(vote)
         await ack()
@@ -426,8 +475,10 @@ class SlackBot(ChatAdapter[Where]):
         verb = "who" if action["action_id"] == render.WHO else "show"
 
         def look() -> list[Reply]:
-            text = f"{verb} #{self._item_of(where, action)}"
-            return self.router.command(where.caller, "feedback", text)
+            item = item_of_button(self.router, where.caller, where.card_at, action.get("value"))
+            if isinstance(item, Reply):
+                return [item]
+            return self.router.command(where.caller, "feedback", f"{verb} #{item}")
 
         replies = await self.core.now(look)
         await ack()
@@ -436,23 +487,18 @@ class SlackBot(ChatAdapter[Where]):
     async def on_open_form(
         self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], context: Any
     ) -> None:
+        """App Home's "Log feedback": the modal, or (trigger expired) the question in a DM."""
         await ack()
-        await context.client.views_open(
-            trigger_id=body["trigger_id"], view=render.modal(FEEDBACK_FORM, None)
-        )
+        self.tasks.spawn(self._open_form(body, context))
 
-    def _item_of(self, where: Where, action: dict[str, Any]) -> int:
-        """The item a card button stands for: the card's own item when the core knows
-        the card (numbers change when a board joins another), else the button's value."""
-        if where.card_at is not None:
-            number = self.router.card_item(where.caller, *where.card_at)
-            if number is not None:
-                return number
-        return _number(action)
+    async def _open_form(self, body: dict[str, Any], context: Any) -> None:
+        where = await self._where_of_action(body, context)
+        replies = await self.core.later(self.router.command, where.caller, "feedback", "")
+        await self.deliver(where, replies)
 
     async def _where_of_action(self, body: dict[str, Any], context: Any) -> Where:
         channel = (body.get("channel") or {}).get("id")
-        team = (body.get("team") or {}).get("id") or body["user"].get("team_id")
+        team = team_of(body) or ""
         caller = await self.caller(
             context.client, team, body["user"]["id"], channel, name=body["user"].get("username")
         )
@@ -465,7 +511,7 @@ class SlackBot(ChatAdapter[Where]):
             channel,
             card_at=card_at,
             client=context.client,
-            respond=context.respond,
+            respond=context.respond if body.get("response_url") else None,  # none in App Home
             trigger_id=body.get("trigger_id"),
         )
 
@@ -476,17 +522,21 @@ class SlackBot(ChatAdapter[Where]):
         view: dict[str, Any],
         context: Any,
     ) -> None:
-        meta = json.loads(view.get("private_metadata") or "{}")
+        trigger = body.get("trigger_id")
+        if self.seen.repeat(f"trigger:{trigger}" if trigger else None):  # a replayed submit
+            await ack()
+            return
+        meta = _metadata(view)
         values = view.get("state", {}).get("values", {})
-        text = values.get(render.FORM_BLOCK, {}).get(render.FORM_INPUT, {}).get("value") or ""
-        channel = meta.get("channel")
-        team = (body.get("team") or {}).get("id") or body["user"].get("team_id")
+        value = values.get(render.FORM_BLOCK, {}).get(render.FORM_INPUT, {}).get("value")
+        text = render.unescape(value or "")
+        channel = meta.get("channel") if isinstance(meta.get("channel"), str) else None
+        team = team_of(body) or ""
         caller = await self.caller(
             context.client, team, body["user"]["id"], channel, name=body["user"].get("username")
         )
-        replies = await self.core.now(
-            self.router.submit_form, caller, meta.get("kind") or FEEDBACK_FORM.kind, text
-        )
+        kind = meta.get("kind") if isinstance(meta.get("kind"), str) else FEEDBACK_FORM.kind
+        replies = await self.core.now(self.router.submit_form, caller, kind, text)
         errors = [r for r in replies if r.kind is Kind.ERROR]
         if errors:
             await ack(response_action="errors", errors={render.FORM_BLOCK: errors[0].text[:300]})
@@ -497,7 +547,7 @@ class SlackBot(ChatAdapter[Where]):
     async def on_home(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         if event.get("tab", "home") != "home" or self.seen.repeat(f"event:{body.get('event_id')}"):
             return
-        team = body.get("team_id") or context.team_id
+        team = team_of(body) or ""
         self.tasks.spawn(self.publish_home(context.client, team, event["user"]))
 
     async def publish_home(self, client: AsyncWebClient, team: str, user: str) -> None:
@@ -506,8 +556,29 @@ class SlackBot(ChatAdapter[Where]):
         await client.views_publish(user_id=user, view=view)
 
 
-def _number(action: dict[str, Any]) -> int:
-    return int(str(action.get("value", "0")).lstrip("#") or 0)
+def _error(error: SlackApiError) -> str:
+    return str(error.response.get("error") or error)
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    """A modal's private_metadata (ours: a JSON object), or {} when it is anything else."""
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+async def _acknowledge(ack: Callable[..., Awaitable[Any]]) -> None:
+    await ack()
+
+
+async def _no_options(ack: Callable[..., Awaitable[Any]]) -> None:
+    await ack(options=[])
+
+
+async def _ignore() -> None:
+    """Events are acknowledged by Bolt itself."""
 
 
 def build_slack_bot(

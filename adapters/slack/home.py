@@ -7,7 +7,6 @@ from typing import Any
 from adapters.slack import render
 from bot.feedback.presenter import card
 from bot.feedback.views import ItemView
-from bot.replies import private
 from bot.router import Home
 
 TOP = 10
@@ -36,7 +35,7 @@ def home_view(home: Home) -> dict[str, Any]:
     north_star = home.north_star or "No north star metric is set up yet."
     blocks: list[dict[str, Any]] = [
         _header("⭐ North star"),
-        *render.message([private(north_star)])["blocks"],
+        render.section(render.escape(north_star)),
         {
             "type": "actions",
             "block_id": "home",

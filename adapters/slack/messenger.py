@@ -1,20 +1,24 @@
 """Delivers outbox notices on Slack: DMs, thread replies, announcements, files.
 
 Any Web API error is raised, so the dispatcher retries that one notice later
-and carries on with the rest. 429s are first retried in place by slack_sdk's
-rate-limit handler (after Retry-After) on the client this is given.
+and carries on with the rest; an error no retry can mend (a deactivated account,
+a bot, an archived channel) is raised as ``Undeliverable``, so it is given up at
+once. 429s are first retried in place by slack_sdk's rate-limit handler (after
+Retry-After) on the client this is given.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render
-from bot.notify.ports import ChannelPost, Recipient
+from bot.notify.ports import ChannelPost, Recipient, Undeliverable
 from bot.replies import Reply
 
 PLATFORM = "slack"
@@ -42,16 +46,18 @@ class SlackMessenger:
 
     async def send_direct(self, to: Recipient, reply: Reply) -> None:
         client = await self.client_for(to.workspace)
-        opened = await client.conversations_open(users=to.user)
-        await self._post(client, opened["channel"]["id"], reply)
+        with _permanent_errors():
+            opened = await client.conversations_open(users=to.user)
+            await self._post(client, opened["channel"]["id"], reply)
 
-    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str]:
         client = await self.client_for(to.workspace)
-        await self._post(client, channel_id(to.channel), reply, thread=to.thread)
+        with _permanent_errors():
+            return await self._post(client, channel_id(to.channel), reply, thread=to.thread)
 
     async def _post(
         self, client: AsyncWebClient, channel: str, reply: Reply, thread: str | None = None
-    ) -> None:
+    ) -> tuple[str, str]:
         body: dict[str, Any] = render.message([reply])
         if reply.card is not None and reply.posts_card:
             body = render.card_message(reply.card, reply.text)
@@ -60,6 +66,32 @@ class SlackMessenger:
         )
         if reply.attachments:
             await upload(client, posted["channel"], reply, thread=thread)
+        return posted["channel"], posted["ts"]
+
+
+#: Web API errors that say a notice can never be delivered.
+PERMANENT = frozenset(
+    {
+        "cannot_dm_bot",
+        "user_not_found",
+        "account_inactive",
+        "user_disabled",
+        "channel_not_found",
+        "is_archived",
+    }
+)
+
+
+@contextlib.contextmanager
+def _permanent_errors() -> Iterator[None]:
+    """Raise the Web API's permanent errors as ``Undeliverable``."""
+    try:
+        yield
+    except SlackApiError as error:
+        reason = error.response.get("error")
+        if reason in PERMANENT:
+            raise Undeliverable(reason) from error
+        raise
 
 
 async def upload(

@@ -8,6 +8,8 @@ reaches Slack, so nothing a user wrote can become ``<!channel>``, ``<!here>`` or
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from typing import Any
 
 from bot.feedback.presenter import STATUS_ICON
@@ -19,9 +21,13 @@ OPEN_FORM = "lodestar_open_form"
 FORM_CALLBACK = "lodestar_form"
 FORM_BLOCK, FORM_INPUT = "feedback", "text"
 
-_SECTION_LIMIT = 3000
-_MAX_BLOCKS = 50
-_TEXT_LIMIT = 39_000
+#: Block Kit's limits, in UTF-16 code units as Slack counts them.
+SECTION_TEXT = 3_000
+CONTEXT_TEXT = 3_000
+MESSAGE_TEXT = 40_000
+MESSAGE_BLOCKS = 50
+_ENTITY_CUT = re.compile(r"&[a-z]{0,3}$")
+_JOINERS = frozenset("\u200d\ufe0e\ufe0f")
 
 
 def escape(text: str) -> str:
@@ -29,34 +35,84 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """Text as a person typed it: Slack delivers their ``&``, ``<`` and ``>`` as entities
+    (slash commands, messages, modal values). ``&amp;`` last, so ``&amp;lt;`` is ``&lt;``."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def units(text: str) -> int:
+    """A text's length as Slack counts it: UTF-16 code units (an emoji may be two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str, limit: int) -> int:
+    """How many characters of escaped ``text`` fit in ``limit`` units, cut neither inside
+    an ``&…;`` entity nor between a character and its combining marks or joiners."""
+    if len(text) * 2 <= limit:
+        return len(text)
+    n = used = 0
+    for char in text:
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            break
+        n += 1
+    if n == len(text):
+        return n
+    entity = _ENTITY_CUT.search(text, 0, n)
+    whole = entity.start() if entity else n
+    cut = whole
+    while cut > 0 and (
+        unicodedata.combining(text[cut]) or text[cut] in _JOINERS or text[cut - 1] == "\u200d"
+    ):
+        cut -= 1
+    return cut or whole  # a run of combining marks longer than the limit: cut it anyway
+
+
+def clip(text: str, limit: int, mark: str = "…") -> str:
+    """Escaped ``text`` within ``limit`` units, ending in ``mark`` when something was cut."""
+    if len(text) * 2 <= limit or units(text) <= limit:
+        return text
+    return text[: _fit(text, limit - units(mark))] + mark
+
+
 def plain(text: str, limit: int = 75) -> dict[str, Any]:
     """A plain_text object (never parsed for mentions), clipped to ``limit``."""
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return {"type": "plain_text", "text": text or " ", "emoji": True}
+    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
 
 
-def _sections(text: str) -> list[dict[str, Any]]:
-    """Escaped mrkdwn sections of at most 3,000 characters, split at line ends."""
+def section(escaped: str) -> dict[str, Any]:
+    """One mrkdwn section of already escaped text, clipped to its limit."""
+    text = clip(escaped, SECTION_TEXT) or " "
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _chunks(escaped: str, limit: int) -> list[str]:
+    """Escaped text in pieces of at most ``limit`` units: whole lines where they fit,
+    long lines cut on character and entity boundaries."""
     chunks: list[str] = []
     current = ""
-    for line in escape(text).splitlines() or [""]:
-        while len(line) > _SECTION_LIMIT:
+    for line in escaped.splitlines() or [""]:
+        while units(line) > limit:
             if current:
                 chunks.append(current)
                 current = ""
-            chunks.append(line[:_SECTION_LIMIT])
-            line = line[_SECTION_LIMIT:]
+            n = _fit(line, limit)
+            chunks.append(line[:n])
+            line = line[n:]
         candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > _SECTION_LIMIT:
+        if units(candidate) > limit:
             chunks.append(current)
             current = line
         else:
             current = candidate
     chunks.append(current)
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": chunk or " "}} for chunk in chunks
-    ]
+    return chunks
+
+
+def _sections(text: str) -> list[dict[str, Any]]:
+    """``text`` escaped, as mrkdwn sections within Slack's limit, split at line ends."""
+    return [section(chunk) for chunk in _chunks(escape(text), SECTION_TEXT)]
 
 
 def card_status(card: ItemCard) -> str:
@@ -64,6 +120,14 @@ def card_status(card: ItemCard) -> str:
     merged = f" · merged into #{card.merged_into}" if card.merged_into else ""
     tags = "".join(f" `{escape(t)}`" for t in card.tags)
     return f"{icon} {escape(card.status)} · 👍 demand *{card.demand}*{merged}{tags}"
+
+
+def status_line(card: ItemCard) -> dict[str, Any]:
+    """The context block under a card's text: status, demand, merge, tags."""
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": clip(card_status(card), CONTEXT_TEXT)}],
+    }
 
 
 def card_buttons(number: int) -> dict[str, Any]:
@@ -88,17 +152,13 @@ def card_buttons(number: int) -> dict[str, Any]:
 def card_blocks(card: ItemCard, headline: str | None = None) -> list[dict[str, Any]]:
     """An item's card: what it says, status and demand, and Vote / Who / Show."""
     head = escape(headline) if headline else f"*#{card.number}* {escape(card.text)}"
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": head[:_SECTION_LIMIT]}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": card_status(card)}]},
-        card_buttons(card.number),
-    ]
+    return [section(head), status_line(card), card_buttons(card.number)]
 
 
 def card_message(card: ItemCard, headline: str | None = None) -> dict[str, Any]:
     """``text`` + ``blocks`` of a card, for chat.postMessage / chat.update."""
     text = headline or f"#{card.number} {card.text}"
-    return {"text": escape(text)[:_TEXT_LIMIT], "blocks": card_blocks(card, headline)}
+    return {"text": clip(escape(text), MESSAGE_TEXT), "blocks": card_blocks(card, headline)}
 
 
 def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
@@ -107,10 +167,7 @@ def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
         return card_blocks(reply.card, reply.text)
     blocks = _sections(reply.text)
     if reply.card is not None:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": card_status(reply.card)}]}
-        )
-        blocks.append(card_buttons(reply.card.number))
+        blocks += [status_line(reply.card), card_buttons(reply.card.number)]
     return blocks
 
 
@@ -121,10 +178,10 @@ def message(replies: list[Reply]) -> dict[str, Any]:
         if blocks:
             blocks.append({"type": "divider"})
         blocks.extend(reply_blocks(reply))
-    if len(blocks) > _MAX_BLOCKS:
-        blocks = blocks[: _MAX_BLOCKS - 1] + _sections("… (more in /feedback list)")
+    if len(blocks) > MESSAGE_BLOCKS:
+        blocks = blocks[: MESSAGE_BLOCKS - 1] + _sections("… (more in /feedback list)")
     text = "\n".join(escape(r.text) for r in replies)
-    return {"text": text[:_TEXT_LIMIT] or " ", "blocks": blocks}
+    return {"text": clip(text, MESSAGE_TEXT) or " ", "blocks": blocks}
 
 
 def modal(form: Form, channel: str | None) -> dict[str, Any]:

@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 
+from adapters.slack import front_door
 from adapters.slack.app import SlackBot, build_slack_bot
 from adapters.slack.settings import MissingSetting, SlackSettings
 
@@ -61,6 +63,7 @@ def create_web_app(
     web = FastAPI(title="Lodestar", lifespan=lifespan, docs_url=None, redoc_url=None)
     web.state.slack = bot
     handler = AsyncSlackRequestHandler(bot.app)
+    door = front_door.FrontDoor(bot.settings.signing_secret)
 
     @web.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -70,7 +73,10 @@ def create_web_app(
 
         @web.post(EVENTS_PATH)
         async def slack_events(request: Request) -> Response:
-            return await handler.handle(request)
+            admitted = await door.admit(request)
+            if isinstance(admitted, Response):
+                return admitted
+            return to_starlette_response(await front_door.dispatch(bot.app, request, admitted))
 
     if bot.app.oauth_flow is not None:
         flow = bot.app.oauth_flow

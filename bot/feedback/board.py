@@ -7,6 +7,7 @@ them does to demand goes through ``bot.feedback.demand``.
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +27,9 @@ from bot.feedback.views import (
     Suggestion,
     VoteOutcome,
 )
+from bot.notify.posts import queue_post
 from bot.notify.ship import queue_ship_notices
+from bot.replies import Reply
 from bot.scope import ADMIN, ANYONE, Scope, Scopes, requires
 from bot.text import feedback_text
 from storage.models import Item, ItemSource
@@ -48,6 +51,15 @@ class CardAt:
     channel: str
     message_id: str
     item: ItemView
+
+
+@dataclass(frozen=True)
+class CardOwner:
+    """Whose card (or captured message) a chat message is: item ``number`` of the caller's
+    board, another board's only (``foreign``), or nobody's (both empty)."""
+
+    number: int | None = None
+    foreign: bool = False
 
 
 class BoardService:
@@ -122,6 +134,18 @@ class BoardService:
             thread_of=message.message_id if message else None,
         )
 
+    def warm_up(self, pool: Executor | None = None) -> Future[None]:
+        """Build every board's duplicate index on a worker thread, and every later one
+        too: until a board's is ready, its captures come without suggestions rather than
+        wait seconds for it (a server calls this at start; done when all are built)."""
+        with self.db.reader() as uow:
+            boards = sorted({w.board_id for w in uow.workspaces.all()})
+        return self.finder.build_in_background(self._texts_of_board, boards, pool)
+
+    def _texts_of_board(self, board_id: int) -> list[tuple[int, str]]:
+        with self.db.reader() as uow:
+            return uow.board(board_id).texts_since(0)
+
     def _suggest(self, scope: Scope, text: str, exclude: set[int]) -> list[Suggestion]:
         matches = self.finder.search(scope.repo, text, limit=8, exclude=exclude)
         found = scope.repo.with_heads(item_id for item_id, _ in matches)
@@ -185,11 +209,27 @@ class BoardService:
             return known
 
     @requires(ANYONE)
+    def queue_post(self, scope: Scope, reply: Reply, channel: str, thread: str | None) -> bool:
+        """The adapter could not post ``reply`` (the platform failed): the outbox posts it
+        later, with retries, and remembers it if it is an item's card."""
+        return queue_post(
+            scope.uow, scope.board_id, scope.workspace.id, channel, thread, reply, self.clock.now()
+        )
+
+    @requires(ANYONE)
     def card_item(self, scope: Scope, channel: str, message_id: str) -> int | None:
         """The number of the item whose card or source this message is, on the
         caller's board; None if it is neither."""
         item = scope.repo.item_for_message(scope.workspace.id, channel, message_id)
         return None if item is None else item.number
+
+    @requires(ANYONE)
+    def card_owner(self, scope: Scope, channel: str, message_id: str) -> CardOwner:
+        """Which board a message stands for an item of: a button on a card acts only for
+        the board that posted it (several boards post in a shared channel)."""
+        found = scope.uow.workspaces.items_of_message(scope.caller.platform, channel, message_id)
+        mine = [number for board_id, number in found if board_id == scope.board_id]
+        return CardOwner(mine[0]) if mine else CardOwner(foreign=bool(found))
 
     @requires(ANYONE)
     def cards_of_groups(self, scope: Scope, numbers: tuple[int, ...]) -> list[CardAt]:
@@ -287,7 +327,7 @@ class BoardService:
         """Every item of the caller's board."""
         return item_views(scope, scope.repo.all_items())
 
-    @requires(ADMIN, "export the board")
+    @requires(ADMIN, "export the board", reads=True)
     def export(self, scope: Scope) -> list[ItemView]:
         return item_views(scope, scope.repo.all_items())
 

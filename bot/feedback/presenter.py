@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.feedback import grammar
 from bot.feedback.board import CardAt
 from bot.feedback.views import Backers, Captured, ItemView, Page, ShipOutcome, VoteOutcome
@@ -302,6 +304,14 @@ def board_joined(name: str, moved: tuple[int, int] | None) -> Reply:
         )
     return private(
         f"This workspace now shares {defang(name)}'s board.{renumbered}", kind=Kind.BOARD_JOIN
+    )
+
+
+def exporting(follow_up: Callable[[], list[Reply]]) -> Reply:
+    return private(
+        "Preparing the CSV of the board; it comes here in a moment.",
+        kind=Kind.EXPORT,
+        follow_up=follow_up,
     )
 
 

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
+from bot.notify import posts
 from bot.notify.pacing import Pace, Seconds, Sleep
 from bot.notify.ports import ChannelPost, Messenger, Recipient, RetryAfter, Undeliverable
 from bot.replies import Kind, Reply, public
@@ -214,6 +215,7 @@ class Dispatcher:
         in_doubt: bool,
         report: DispatchReport,
     ) -> None:
+        posted: tuple[str, str] | None = None
         try:
             delivered = getattr(messenger, "delivered", None)
             if in_doubt and delivered is not None and await delivered(to, reply):
@@ -223,7 +225,7 @@ class Dispatcher:
             if isinstance(to, Recipient):
                 await messenger.send_direct(to, reply)
             else:
-                await messenger.send_to_channel(to, reply)
+                posted = await messenger.send_to_channel(to, reply)
             answered = time.perf_counter()
         except Undeliverable as exc:  # never will be: record it, do not retry
             log.info("outbox %s cannot be delivered: %s", message.id, exc)
@@ -251,7 +253,12 @@ class Dispatcher:
                     report.retried += 1
                 uow.commit()
             return
-        self._done(message.id, "sent", None)
+        with self.db.uow() as uow:
+            uow.outbox.finish(message.id, "sent", self.clock.now())
+            if posted is not None and reply.posts_card and reply.card is not None:
+                assert isinstance(to, ChannelPost)  # an item's card, posted late: remember it
+                uow.workspaces.remember_card(to.platform, to.workspace, reply.card.number, *posted)
+            uow.commit()
         report.windows.append(time.perf_counter() - answered)
         report.sent += 1
 
@@ -297,8 +304,8 @@ class Dispatcher:
             job,
         )
         kind = payload.get("kind")
-        if kind == "post":
-            reply = public(str(payload["text"]), kind=Kind.NSM_ALERT)
+        if kind == posts.KIND:
+            reply = posts.post_reply(payload, message.job)
         elif kind in self.renderers:
             reply = self.renderers[kind](payload)
         elif kind == "thread":

@@ -9,11 +9,6 @@ from typing import Protocol
 from bot.replies import Reply
 
 
-class Undeliverable(Exception):
-    """A notice that can never be delivered (the person blocks DMs, left, is a bot):
-    recorded as failed at once, never retried."""
-
-
 class RetryAfter(Exception):
     """The platform said to wait (a 429 its client library did not wait out): the
     notice goes back to the queue for that long, without counting as a failure."""
@@ -57,6 +52,11 @@ def nonce(key: str) -> str:
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()[:25]
 
 
+class Undeliverable(Exception):
+    """A notice that can never be delivered (the person left, the recipient is a bot, the
+    channel is gone): the dispatcher gives it up at once instead of retrying."""
+
+
 class Messenger(Protocol):
     """Delivers notices on one platform.
 
@@ -73,5 +73,6 @@ class Messenger(Protocol):
         ``RetryAfter`` when the platform asks to wait, or ``Undeliverable`` when it
         never can be."""
 
-    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
-        """Post in a channel or a thread; raise as ``send_direct`` does."""
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str] | None:
+        """Post in a channel or a thread; raise as ``send_direct`` does. Returns
+        (channel id, message id) where the platform says."""

@@ -86,12 +86,12 @@ def _interactive(payload: dict[str, Any]) -> SlackRequest:
     return SlackRequest(body, "application/x-www-form-urlencoded", payload, "interactive")
 
 
-def _team() -> dict[str, str]:
-    return {"id": TEAM_ID, "domain": TEAM_DOMAIN}
+def _team(team_id: str = TEAM_ID) -> dict[str, str]:
+    return {"id": team_id, "domain": TEAM_DOMAIN if team_id == TEAM_ID else team_id.lower()}
 
 
-def _user(user_id: str, user_name: str) -> dict[str, str]:
-    return {"id": user_id, "username": user_name, "name": user_name, "team_id": TEAM_ID}
+def _user(user_id: str, user_name: str, team_id: str = TEAM_ID) -> dict[str, str]:
+    return {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id}
 
 
 # --- slash commands ---------------------------------------------------------------------------
@@ -314,6 +314,7 @@ def message_action(
     thread_ts: str | None = None,
     response_url: str = UNSET_RESPONSE_URL,
     trigger_id: str | None = None,
+    team_id: str = TEAM_ID,
 ) -> SlackRequest:
     """A message shortcut (the "⋯ More actions" menu on a message)."""
     msg: dict[str, Any] = {
@@ -330,8 +331,8 @@ def message_action(
             "type": "message_action",
             "token": VERIFICATION_TOKEN,
             "action_ts": make_ts(),
-            "team": _team(),
-            "user": _user(user_id, user_name),
+            "team": _team(team_id),
+            "user": _user(user_id, user_name, team_id),
             "channel": {"id": channel_id, "name": channel_name},
             "is_enterprise_install": False,
             "enterprise": None,
@@ -378,8 +379,11 @@ def block_actions(
     user_name: str = USER_NAME,
     response_url: str = UNSET_RESPONSE_URL,
     trigger_id: str | None = None,
+    team_id: str = TEAM_ID,
+    home_tab: bool = False,
 ) -> SlackRequest:
-    """A click on an interactive element in a message posted by the bot."""
+    """A click on an interactive element in a message posted by the bot (or, with
+    `home_tab`, in the app's Home tab: no channel, no message, no response_url)."""
     message_ts = message_ts or make_ts(-60)
     action: dict[str, Any] = {
         "action_id": action_id,
@@ -391,37 +395,42 @@ def block_actions(
         action["value"] = value
     if action_type == "button":
         action["text"] = {"type": "plain_text", "text": action_id, "emoji": True}
-    return _interactive(
-        {
-            "type": "block_actions",
-            "user": _user(user_id, user_name),
-            "api_app_id": API_APP_ID,
-            "token": VERIFICATION_TOKEN,
-            "container": {
-                "type": "message",
-                "message_ts": message_ts,
-                "channel_id": channel_id,
-                "is_ephemeral": False,
-            },
-            "trigger_id": trigger_id or make_trigger_id(),
-            "team": _team(),
-            "enterprise": None,
-            "is_enterprise_install": False,
-            "channel": {"id": channel_id, "name": channel_name},
-            "message": {
-                "type": "message",
-                "bot_id": BOT_ID,
-                "user": BOT_USER_ID,
-                "ts": message_ts,
-                "text": message_text,
-                "blocks": message_blocks or [],
-                "team": TEAM_ID,
-            },
-            "state": {"values": {}},
-            "response_url": response_url,
-            "actions": [action],
-        }
-    )
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": _user(user_id, user_name, team_id),
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": False,
+        },
+        "trigger_id": trigger_id or make_trigger_id(),
+        "team": _team(team_id),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel_id, "name": channel_name},
+        "message": {
+            "type": "message",
+            "bot_id": BOT_ID,
+            "user": BOT_USER_ID,
+            "ts": message_ts,
+            "text": message_text,
+            "blocks": message_blocks or [],
+            "team": team_id,
+        },
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [action],
+    }
+    if home_tab:
+        view_id = f"V{next(_counter):09d}"
+        payload["container"] = {"type": "view", "view_id": view_id}
+        payload["view"] = {"id": view_id, "type": "home", "team_id": team_id, "blocks": []}
+        for key in ("channel", "message", "response_url"):
+            del payload[key]
+    return _interactive(payload)
 
 
 def text_inputs(values: Mapping[str, Mapping[str, str | None]]) -> dict[str, Any]:
@@ -446,20 +455,21 @@ def view_submission(
     user_name: str = USER_NAME,
     blocks: list[dict[str, Any]] | None = None,
     response_urls: list[dict[str, Any]] | None = None,
+    team_id: str = TEAM_ID,
 ) -> SlackRequest:
     """The user pressed Submit on a modal; `values` is ``state.values`` (see `text_inputs`)."""
     view_id = view_id or f"V{next(_counter):09d}"
     return _interactive(
         {
             "type": "view_submission",
-            "team": _team(),
-            "user": _user(user_id, user_name),
+            "team": _team(team_id),
+            "user": _user(user_id, user_name, team_id),
             "api_app_id": API_APP_ID,
             "token": VERIFICATION_TOKEN,
             "trigger_id": make_trigger_id(),
             "view": {
                 "id": view_id,
-                "team_id": TEAM_ID,
+                "team_id": team_id,
                 "type": "modal",
                 "blocks": blocks or [],
                 "private_metadata": private_metadata,
@@ -475,7 +485,7 @@ def view_submission(
                 "root_view_id": view_id,
                 "app_id": API_APP_ID,
                 "external_id": external_id,
-                "app_installed_team_id": TEAM_ID,
+                "app_installed_team_id": team_id,
                 "bot_id": BOT_ID,
             },
             "response_urls": response_urls or [],

@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.background_server import BackgroundServer, Notifier
 
+from . import block_kit
 from . import payloads as p
 
 #: Pseudo-method names under which non-API requests are recorded.
@@ -134,6 +135,15 @@ def _decode_json_params(params: dict[str, Any]) -> dict[str, Any]:
             with contextlib.suppress(ValueError):
                 params[key] = json.loads(value)
     return params
+
+
+def _check_message(params: Mapping[str, Any]) -> None:
+    """Refuse a message Slack would refuse: too long, or blocks past Block Kit's limits."""
+    if block_kit.units(str(params.get("text") or "")) > block_kit.MESSAGE_TEXT:
+        raise ApiError("msg_too_long")
+    refused = block_kit.problems(params.get("blocks") or [], block_kit.MESSAGE_BLOCKS)
+    if refused:
+        raise ApiError("invalid_blocks", response_metadata={"messages": refused})
 
 
 def _page(
@@ -294,6 +304,12 @@ class FakeSlackWebAPI:
         with self._lock:
             self._users[user_id] = user
         return user
+
+    def add_token(self, token: str, team_id: str) -> None:
+        """A bot token of another team: auth.test answers with that team for it (every
+        other token belongs to ``payloads.TEAM_ID``)."""
+        with self._lock:
+            self._token_teams[token] = team_id
 
     def add_message(
         self,
@@ -600,8 +616,11 @@ class FakeSlackWebAPI:
         body = await request.read()
         params: dict[str, Any] = json.loads(body) if body else {}
         failure = self._take_failure(RESPONSE_URL, params)
+        refused = block_kit.problems(params.get("blocks") or [], block_kit.MESSAGE_BLOCKS)
         if failure is not None:
             response = self._failure_response(failure)
+        elif refused:  # what Slack answers a response_url it will not show
+            response = web.Response(status=400, text="invalid_blocks", content_type="text/html")
         else:
             response = web.Response(text="ok", content_type="text/html")
         return self._record(request, RESPONSE_URL, params, None, body, response, response.text)
@@ -616,6 +635,7 @@ class FakeSlackWebAPI:
             self._views: dict[str, dict[str, Any]] = {}
             self._home_views: dict[str, str] = {}
             self._files: dict[str, UploadedFile] = {}
+            self._token_teams: dict[str, str] = {}
         self.add_user(p.BOT_USER_ID, name=p.BOT_NAME, real_name="Lodestar", is_bot=True)
 
     def _next_ts(self) -> str:
@@ -698,11 +718,12 @@ class FakeSlackWebAPI:
     # --- built-in methods (called with self._lock held) -----------------------------------------
 
     def _auth_test(self, r: ApiRequest) -> dict[str, Any]:
+        team = self._token_teams.get(r.token or "", p.TEAM_ID)
         return {
             "url": f"https://{p.TEAM_DOMAIN}.slack.com/",
             "team": p.TEAM_NAME,
             "user": p.BOT_NAME,
-            "team_id": p.TEAM_ID,
+            "team_id": team,
             "user_id": p.BOT_USER_ID,
             "bot_id": p.BOT_ID,
             "app_id": p.API_APP_ID,
@@ -713,6 +734,7 @@ class FakeSlackWebAPI:
         params = r.params
         if not (params.get("text") or params.get("blocks") or params.get("attachments")):
             raise ApiError("no_text")
+        _check_message(params)
         msg: dict[str, Any] = {
             "type": "message",
             "text": params.get("text") or "",
@@ -744,6 +766,7 @@ class FakeSlackWebAPI:
     def _chat_update(self, r: ApiRequest) -> dict[str, Any]:
         channel = r.require("channel", "channel_not_found")
         msg = self._message(channel, r.require("ts", "message_not_found"))
+        _check_message(r.params)
         for key in ("text", "blocks", "attachments", "metadata"):
             if key in r.params:
                 msg[key] = r.params[key]
@@ -828,6 +851,9 @@ class FakeSlackWebAPI:
     def _make_view(self, view: Any, view_id: str | None = None, **defaults: Any) -> dict[str, Any]:
         if not isinstance(view, Mapping):
             raise ApiError("invalid_arguments")
+        refused = block_kit.view_problems(view)
+        if refused:
+            raise ApiError("invalid_arguments", response_metadata={"messages": refused})
         view_id = view_id or f"V{next(self._ids):010d}"
         full = {
             "id": view_id,
