@@ -51,6 +51,7 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark("board-sqlite", "board.py"),
     Benchmark("board-postgresql", "board.py", ("--pg",)),
     Benchmark("slack-ack", "slack_ack.py", quick_flag=None),
+    Benchmark("discord-ack", "discord_ack.py"),
     Benchmark(
         "alerts-nab",
         "alerts_nab.py",
