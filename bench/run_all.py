@@ -53,6 +53,7 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark("slack-ack", "slack_ack.py", quick_flag=None),
     Benchmark("events-import-sqlite", "events_import.py"),
     Benchmark("events-import-postgresql", "events_import.py", ("--pg",)),
+    Benchmark("discord-ack", "discord_ack.py"),
     Benchmark(
         "alerts-nab",
         "alerts_nab.py",
