@@ -172,3 +172,31 @@ def test_serve_discord_runs_the_recommended_shards_each_with_its_own_guilds(
         assert callback.json["data"]["content"].startswith("📝 #1 logged: “Dark mode”")
     second_board = Caller("discord", str(second), str(payloads.ALICE_ID), "Alice", ideas["id"])
     assert board_item(tmp_path / "lodestar.db", second_board, 1) == ("Dark mode", "Alice", 1)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("DISCORD_SHARDS", "two"), ("DISCORD_SHARDS", "-2"), ("LODESTAR_DISCORD_CORE", "fast")],
+)
+def test_a_bad_setting_is_one_line_and_exit_2(tmp_path: Path, setting: str, value: str) -> None:
+    env = serve_env(tmp_path, DISCORD_TOKEN=BOT_TOKEN, **{setting: value})
+    result = subprocess.run(
+        SERVE, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"lodestar serve discord: {setting} is not valid"), line
+    assert repr(value) in line
+
+
+def test_sigterm_stops_serving_cleanly_and_at_once(tmp_path: Path) -> None:
+    import signal
+
+    with FakeDiscord() as fake:
+        env = serve_env(tmp_path, DISCORD_TOKEN=BOT_TOKEN, DISCORD_API_URL=fake.api_url)
+        with serving(env, tmp_path) as server:
+            server.until(lambda t: fake.wait_ready(t))
+            server.process.send_signal(signal.SIGTERM)
+            code = server.process.wait(20)
+    assert code == 0, server.output()
+    assert "Traceback" not in server.output()

@@ -4,14 +4,18 @@ loop in one process, until interrupted."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
+import signal
 import sys
 
 import aiohttp
 import discord
+from pydantic import ValidationError
 
 from adapters.discord.bot import DiscordBot
-from adapters.discord.settings import DiscordSettings, MissingSetting
+from adapters.discord.settings import DiscordSettings, MissingSetting, one_line
 from bot.app import Lodestar
 
 log = logging.getLogger(__name__)
@@ -39,11 +43,33 @@ async def run(lodestar: Lodestar, settings: DiscordSettings) -> None:
     bot = DiscordBot(lodestar, settings, shards=shards)
     bot.dispatch_loop = True
     log.info("Lodestar on Discord: %d shard(s)", shards)
-    try:
-        async with bot.client:
-            await bot.client.start(settings.token or "")
-    finally:
-        await bot.close()
+
+    async def frozen() -> None:
+        # What start-up made lives as long as the process: keep it out of the garbage
+        # collector's full passes, which otherwise stall every interaction in flight.
+        await bot.client.wait_until_ready()
+        gc.collect()
+        gc.freeze()
+
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stopping.set)
+    async with bot.client:
+        client = asyncio.create_task(bot.client.start(settings.token or ""))
+        freezing = asyncio.create_task(frozen())
+        stop = asyncio.create_task(stopping.wait())
+        try:
+            await asyncio.wait({client, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if client.done():
+                client.result()  # a login or intents error ends serving: say why
+        finally:
+            freezing.cancel()
+            await bot.close()
+            client.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await client
 
 
 def serve(db: str | None = None) -> None:
@@ -58,6 +84,9 @@ def serve(db: str | None = None) -> None:
         settings = DiscordSettings().check()
     except MissingSetting as error:
         print(f"lodestar serve discord: {error}", file=sys.stderr)
+        raise SystemExit(2) from error
+    except ValidationError as error:
+        print(f"lodestar serve discord: {one_line(error)}", file=sys.stderr)
         raise SystemExit(2) from error
     if settings.api_url:
         discord.http.Route.BASE = settings.api_url.rstrip("/")
