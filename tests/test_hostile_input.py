@@ -126,3 +126,62 @@ def test_any_text_to_any_command_answers_without_a_ping_or_an_error(
         assert "went wrong" not in reply.text, reply.text
         for text in _texts(reply):
             assert not LIVE_PING.search(text), (words, text)
+
+
+def test_any_metric_key_the_config_accepts_can_be_linked(database) -> None:
+    from bot.clock import FixedClock
+    from bot.nsm.config import ConfigError, parse_config
+    from tests.conftest import START
+
+    config = parse_config(
+        '[nsm]\nnorth_star = "Load-Time"\n\n[metrics.Load-Time]\nname = "Load time"\n'
+    )
+    app = Lodestar.build(database, FixedClock(START), config)
+    pm = Caller("console", "acme", "pm", "pm", is_platform_admin=True)
+    app.router.command(pm, "feedback", "Faster start")
+    linked = app.router.command(pm, "feedback", "link #1 Load-Time")
+    assert [r.text for r in linked] == ["#1 is linked to Load-Time."]
+    assert [v.number for v in app.board.items(pm)] == [1]  # not logged as feedback
+    refused = app.router.command(pm, "feedback", "link #1 load-time")[0]
+    assert refused.text.startswith("There is no metric “load-time” (known: Load-Time)")
+    for bad in ("none", "-x", "a" * 65, "two words"):
+        with pytest.raises(ConfigError):
+            parse_config(f'[metrics."{bad}"]\nname = "x"\n')
+
+
+@pytest.fixture
+def configured(database) -> Lodestar:
+    """An app with a metric tree and a few weeks of values, so /nsm goes all the way."""
+    from bot.clock import FixedClock
+    from bot.nsm.config import parse_config
+    from tests.test_nsm_service import CONFIG, NOW
+
+    app = Lodestar.build(database, FixedClock(NOW), parse_config(CONFIG))
+    pm = Caller("console", "seed", "pm", "pm", is_platform_admin=True)
+    for week, value in (("2026-W45", 200), ("2026-W46", 210), ("2026-W47", 260)):
+        for metric, factor in (("wat", 1), ("accounts", 0.5), ("teams_per_account", 0.01)):
+            app.router.command(pm, "nsm", f"record {metric} {value * factor} {week}")
+    return app
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    words=st.lists(
+        st.one_of(st.sampled_from([*WORDS, "wat", "tickets"]), st.text(max_size=12)), max_size=5
+    ),
+    admin=st.booleans(),
+)
+def test_any_text_to_a_configured_nsm_answers_without_a_ping_or_an_error(
+    configured: Lodestar, words: list[str], admin: bool
+) -> None:
+    ana = Caller("console", f"nsm{next(_workspaces)}", "ana", "ana", is_platform_admin=admin)
+    replies = configured.router.command(ana, "nsm", " ".join(words))
+    assert replies
+    for reply in replies:
+        assert "went wrong" not in reply.text, (words, reply.text)
+        for text in _texts(reply):
+            assert not LIVE_PING.search(text), (words, text)

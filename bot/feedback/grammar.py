@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from bot.errors import BadInput, BadItemNumber
+from bot.nsm.keys import RESERVED, is_metric_key
 
 STATUSES = ("new", "planned", "in-progress", "shipped", "declined")
 SETTABLE_STATUSES = ("new", "planned", "in-progress", "declined")
@@ -24,7 +25,6 @@ _STATUS_ALIASES = {"in_progress": "in-progress", "inprogress": "in-progress", "w
 _NUMBER = re.compile(r"#?([0-9]{1,9})")
 _DIGITS = re.compile(r"[0-9]{1,6}")
 _TAG = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
-_METRIC = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _CODE = re.compile(r"[A-Za-z0-9-]{4,20}")
 _CHANNEL = re.compile(r"#?[A-Za-z0-9_.-]{1,80}|<#[A-Z0-9]+(\|[^>]*)?>")
 
@@ -299,10 +299,10 @@ def _tag(args: list[str], _text: str) -> Command | None:
 
 def _link(args: list[str], _text: str) -> Command | None:
     if len(args) == 2 and (n := _number(args[0])) is not None:
-        metric = args[1].lower()
-        if metric in ("none", "-"):
+        metric = args[1]
+        if metric.lower() in RESERVED:
             return Link(n, None)
-        if _METRIC.fullmatch(metric):
+        if is_metric_key(metric):
             return Link(n, metric)
     return None
 

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.alerts.rules import AnyRule, RuleError, parse_rules
+from bot.nsm.keys import is_metric_key
 
 Formula = Literal["sum", "product", "ratio"]
 Rollup = Literal["sum", "mean", "last"]
@@ -58,7 +59,6 @@ DEFAULT_ROLLUP: Rollup = "last"
 _METRIC_KEYS = ("name", "unit", "owner", "description", "higher_is_better", "rollup", "events")
 _NSM_KEYS = ("north_star", "inputs", "counter_metrics", "formula")
 _EVENT_KEYS: dict[str, EventCount] = {"unique_actors_of": "unique_actors", "count_of": "events"}
-_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _FORMULA_SIGN = {"sum": " + ", "product": " × ", "ratio": " ÷ "}
 
 
@@ -293,8 +293,12 @@ class _Parser:
         where = f"[metrics.{key}]"
         if not isinstance(raw, dict):
             raise self.fail(f"{where} must be a table of settings, not {_show(raw)}.", line)
-        if not _KEY_RE.match(key):
-            raise self.fail(f"metric key '{key}' may only use letters, digits, '_' and '-'.", line)
+        if not is_metric_key(key):
+            raise self.fail(
+                f"metric key '{key[:80]}' must start with a letter or digit, use only letters, "
+                "digits, '_' and '-', be at most 64 long, and not be 'none'.",
+                line,
+            )
         for k in raw:
             if k not in _METRIC_KEYS:
                 raise self.fail(
