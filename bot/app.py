@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from bot.clock import Clock, SystemClock
 from bot.feedback.board import BoardService
@@ -14,6 +15,9 @@ from bot.feedback.identity import IdentityService, random_code
 from bot.feedback.merges import MergeService
 from bot.feedback.settings import WorkspaceSettings
 from bot.feedback.suggest import DuplicateFinder
+from bot.jobs.posts import renderers
+from bot.jobs.runner import Jobs, JobsReport
+from bot.jobs.settings import ScheduleSettings
 from bot.notify.dispatcher import Dispatcher
 from bot.notify.ports import Messenger
 from bot.nsm.commands import NsmCommands
@@ -60,6 +64,8 @@ class Lodestar:
     nsm: NsmService
     nsm_commands: NsmCommands
     router: Router
+    schedules: ScheduleSettings
+    jobs: Jobs
     messengers: dict[str, Messenger] = field(default_factory=dict)
 
     @classmethod
@@ -95,7 +101,9 @@ class Lodestar:
         identity = IdentityService(clock, scopes, finder, make_code)
         settings = WorkspaceSettings(db, scopes)
         nsm = NsmService(db, clock, config, board, MetricSettings(db, scopes))
-        commands = NsmCommands(nsm, config)
+        schedules = ScheduleSettings(scopes, None if config is None else config.schedules)
+        commands = NsmCommands(nsm, config, schedules)
+        jobs = Jobs(db, nsm, commands.watcher, schedules)
         router = Router(board, merges, identity, settings)
         router.mount("nsm", commands)
         if config is not None:
@@ -111,10 +119,29 @@ class Lodestar:
             nsm=nsm,
             nsm_commands=commands,
             router=router,
+            schedules=schedules,
+            jobs=jobs,
         )
 
-    def dispatcher(self, messengers: Mapping[str, Messenger] | None = None) -> Dispatcher:
-        return Dispatcher(self.db, messengers or self.messengers, self.clock)
+    def dispatcher(
+        self,
+        messengers: Mapping[str, Messenger] | None = None,
+        clock: Clock | None = None,
+        **options: Any,
+    ) -> Dispatcher:
+        """The outbox's dispatcher over these messengers (default: the adapters'), able to
+        render scheduled posts."""
+        return Dispatcher(
+            self.db,
+            messengers if messengers is not None else self.messengers,
+            clock or self.clock,
+            renderers=renderers(self.db, self.nsm, self.nsm_commands.watcher),
+            **options,
+        )
+
+    def run_jobs(self, now: datetime | None = None) -> JobsReport:
+        """Queue every post due at ``now`` and evaluate the alert rules (a scheduler tick)."""
+        return self.jobs.run_due(now or self.clock.now())
 
     def watch(self, now: datetime | None = None) -> None:
         """Evaluate alert rules (what the scheduler runs; the console's :run-jobs)."""

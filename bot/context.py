@@ -16,6 +16,17 @@ class Caller:
     workspace_name: str | None = None
 
 
+#: The user id of Lodestar itself, acting for a workspace (scheduled posts): it reads
+#: the board like anyone, is an admin, and is never stored as a person.
+SYSTEM_USER = "lodestar:system"
+
+
+def system_caller(platform: str, workspace: str, workspace_name: str | None = None) -> Caller:
+    return Caller(
+        platform, workspace, SYSTEM_USER, "Lodestar", None, True, workspace_name
+    )
+
+
 @dataclass(frozen=True)
 class ChatMessage:
     """A message somebody else wrote, as the adapter fetched it."""

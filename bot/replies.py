@@ -57,6 +57,9 @@ class Kind(StrEnum):
     # notices delivered through the outbox
     SHIP_NOTICE = "ship_notice"
     NSM_ALERT = "nsm_alert"
+    ALERT = "alert"
+    RECOVERY = "recovery"
+    NSM_SCHEDULE = "nsm_schedule"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from bot import emoji
 from bot.completion import Completion, complete
-from bot.context import Caller, ChatMessage
+from bot.context import SYSTEM_USER, Caller, ChatMessage
 from bot.errors import UserError
 from bot.export import to_csv
 from bot.feedback import grammar as g
@@ -302,7 +302,10 @@ class Router:
 
 
 def _clean_caller(caller: Caller) -> Caller:
-    return replace(caller, **_cleaned(caller, CALLER_TEXT))
+    cleaned = replace(caller, **_cleaned(caller, CALLER_TEXT))
+    if cleaned.user == SYSTEM_USER:  # only the scheduler speaks as Lodestar itself
+        cleaned = replace(cleaned, user="lodestar-system-impostor")
+    return cleaned
 
 
 def _clean_message(message: ChatMessage) -> ChatMessage:

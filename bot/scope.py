@@ -27,7 +27,7 @@ from typing import Concatenate, ParamSpec, Protocol, TypeVar
 from sqlalchemy.exc import DBAPIError
 
 from bot.clock import Clock
-from bot.context import Caller
+from bot.context import SYSTEM_USER, Caller
 from bot.errors import NotAllowed, UnknownItem, UserError
 from storage.groups import GroupRepository
 from storage.models import Item, Person, Workspace
@@ -143,7 +143,10 @@ class Scopes:
 
     def _scope(self, uow: UnitOfWork, caller: Caller) -> Scope:
         found = uow.people.resolve(caller.platform, caller.workspace, caller.user)
-        if found is not None and found[1] is not None and found[2] is not None:
+        if caller.user == SYSTEM_USER and found is not None:
+            # Lodestar itself, reading for a scheduled post: never stored as a person.
+            workspace, person = found[0], Person(display_name=caller.name, muted=True)
+        elif found is not None and found[1] is not None and found[2] is not None:
             workspace, identity, person = found
             if caller.name and identity.display_name != caller.name:
                 identity.display_name = person.display_name = caller.name

@@ -279,7 +279,7 @@ def test_bad_event_spec(events: str) -> None:
 
 def test_bad_metric_key() -> None:
     err = error_for('[metrics."weekly active"]\n')
-    assert err.line == 1 and "may only use letters" in str(err)
+    assert err.line == 1 and "use only letters, digits" in str(err)
 
 
 def test_describe_shows_the_tree() -> None:

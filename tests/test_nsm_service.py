@@ -65,7 +65,7 @@ def chat(nsm_app: Lodestar) -> Chat:
 
 def posts(chat: Chat) -> list[dict]:
     """What was posted in the metrics channel."""
-    return [r for r in chat.out if r.get("job") == "nsm_alert"]
+    return [r for r in chat.out if r.get("job") in ("alert", "recovery")]
 
 
 def record_weeks(chat: Chat, rows: dict[str, list[float]], last: str = "2026-W47") -> None:

@@ -21,10 +21,13 @@ class ConsoleMessenger:
         self.write = write
         self.as_json = as_json
         self.shown = shown  # how a message id is shown (this run's ids, short)
-        self.delivered: list[dict[str, object]] = []
+        self.sent: list[dict[str, object]] = []
+        self._keys: set[str] = set()
 
     async def send_direct(self, to: Recipient, reply: Reply) -> None:
         self._emit(
+            to.key,
+            reply,
             {
                 "job": to.job or reply.kind,
                 "to": to.name,
@@ -38,6 +41,8 @@ class ConsoleMessenger:
         thread = self.shown(to.thread) if to.thread else None
         where = f"#{to.channel}" + (f" (thread of {thread})" if thread else "")
         self._emit(
+            to.key,
+            reply,
             {
                 "job": to.job or reply.kind,
                 "channel": to.channel,
@@ -48,6 +53,19 @@ class ConsoleMessenger:
             f"  → {where}: {reply.text}",
         )
 
-    def _emit(self, record: dict[str, object], line: str) -> None:
-        self.delivered.append(record)
+    async def delivered(self, to: Recipient | ChannelPost, reply: Reply) -> bool:
+        """Whether this run already printed the notice (a terminal keeps no history)."""
+        return bool(to.key) and to.key in self._keys
+
+    def _emit(self, key: str, reply: Reply, record: dict[str, object], line: str) -> None:
+        if reply.attachments:
+            record["attachments"] = [
+                {"filename": a.filename, "mime": a.mime, "bytes": len(a.content)}
+                for a in reply.attachments
+            ]
+            line += "".join(
+                f"\n    📎 {a.filename} ({len(a.content):,} bytes)" for a in reply.attachments
+            )
+        self.sent.append(record)
+        self._keys.add(key)
         self.write(json.dumps(record, ensure_ascii=False) if self.as_json else line)

@@ -221,8 +221,9 @@ class ConsoleSession:
     # -- jobs ------------------------------------------------------------------
 
     def run_jobs(self, at: str | None = None, *, watch: bool = False) -> None:
-        """Deliver what the outbox holds; with ``watch``, first evaluate alert rules
-        as of now, or as of ISO time ``at``."""
+        """Deliver what the outbox holds; with ``watch`` (``:run-jobs``), first run every
+        job due as of now, or as of ISO time ``at`` (the clock set to it): each
+        workspace's digest and weekly chart, and the alert rules."""
         clock = self.app.clock
         if at is not None:
             try:
@@ -233,9 +234,8 @@ class ConsoleSession:
             clock = FixedClock(when)
         if watch:
             try:
-                self.app.watch(clock.now())
+                self.app.run_jobs(clock.now())
             except UserError as error:
                 self._error(error.message)
-        dispatcher = self.app.dispatcher({PLATFORM: self.messenger})
-        dispatcher.clock = clock
+        dispatcher = self.app.dispatcher({PLATFORM: self.messenger}, clock)
         asyncio.run(dispatcher.run_once())

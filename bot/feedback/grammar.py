@@ -324,13 +324,21 @@ def _board(args: list[str], _text: str) -> Command | None:
     return None
 
 
+def parse_channel(token: str) -> str | None:
+    """A channel as typed: ``#general``, ``general`` or a platform's mention (``<#C1|x>``,
+    ``<#123>``), kept as the platform needs it; None when it is no channel."""
+    if not _CHANNEL.fullmatch(token):
+        return None
+    return token if token.startswith("<") else token.lstrip("#")
+
+
 def _announce(args: list[str], _text: str) -> Command | None:
     if len(args) == 1:
         if args[0].lower() == "off":
             return Announce(None)
-        if _CHANNEL.fullmatch(args[0]):
-            channel = args[0]
-            return Announce(channel if channel.startswith("<") else channel.lstrip("#"))
+        channel = parse_channel(args[0])
+        if channel is not None:
+            return Announce(channel)
     return None
 
 

@@ -7,6 +7,15 @@ from datetime import datetime
 
 from bot.context import Caller
 from bot.errors import BadInput
+from bot.feedback.grammar import parse_channel
+from bot.jobs.schedule import (
+    DailySchedule,
+    WeeklySchedule,
+    parse_time,
+    parse_weekday,
+    parse_zone,
+)
+from bot.jobs.settings import JOBS, ScheduleSettings
 from bot.nsm import presenter
 from bot.nsm.config import LodestarConfig
 from bot.nsm.reports import chart_reply, digest
@@ -22,16 +31,29 @@ HELP = """\
 /nsm chart [weeks] — the weekly chart
 /nsm tree · history <metric> [weeks] — the metric tree; a metric's recent values
 /nsm alerts — open alerts
-/nsm digest — the daily digest now
+/nsm digest — the daily digest now · schedule — when digests and charts are posted
 Admins: record <metric> <value> [period] · alerts mute <rule> <duration> · \
-channel <channel>|off"""
+channel <channel>|off · digest <channel> <HH:MM> [zone]|off · \
+chart weekly <channel> <weekday> <HH:MM> [zone]|off"""
+
+
+EXAMPLES = {
+    "digest": "/nsm digest #metrics 09:00 Europe/Paris",
+    "weekly_chart": "/nsm chart weekly #metrics monday 09:00 Europe/Paris",
+}
 
 
 class NsmCommands:
-    def __init__(self, service: NsmService, config: LodestarConfig | None) -> None:
+    def __init__(
+        self,
+        service: NsmService,
+        config: LodestarConfig | None,
+        schedules: ScheduleSettings | None = None,
+    ) -> None:
         self.service = service
         default = None if config is None else config.digest.get("channel")
         self.watcher = AlertWatcher(service, default)
+        self.schedules = schedules or ScheduleSettings(service.feedback.scopes)
 
     def __call__(self, caller: Caller, text: str) -> list[Reply]:
         words = text.split()
@@ -43,6 +65,12 @@ class NsmCommands:
             return [private(HELP, kind="help")]
         if head == "why" and len(args) <= 1:
             return [presenter.why(svc.why(args[0] if args else None, caller))]
+        if head == "chart" and args and args[0].lower() == "weekly":
+            return [self._schedule(caller, "weekly_chart", args[1:])]
+        if head == "digest" and args:
+            return [self._schedule(caller, "digest", args)]
+        if head == "schedule" and not args:
+            return [presenter.schedules({j: self.schedules.get(caller, j) for j in JOBS})]
         if head == "chart" and len(args) <= 1:
             return [chart_reply(svc, _int(args[0], "weeks") if args else 12, caller)]
         if head == "tree" and not args:
@@ -80,6 +108,34 @@ class NsmCommands:
         if head == "digest" and not args:
             return [digest(svc, self.watcher, caller, svc.clock.now())]
         raise BadInput(f"I don't understand “{quote('/nsm ' + text, 60)}”; try /nsm help.")
+
+    def _schedule(self, caller: Caller, job: str, args: list[str]) -> Reply:
+        """``digest #metrics 09:00 Europe/Paris`` · ``chart weekly #metrics monday 09:00``
+        (the zone is optional: UTC) · ``… off``."""
+        if len(args) == 1 and args[0].lower() == "off":
+            self.schedules.set(caller, job, None)
+            return presenter.scheduled(job, None)
+        weekly = job == "weekly_chart"
+        wanted = 3 if weekly else 2
+        if len(args) not in (wanted, wanted + 1):
+            usage = (
+                "/nsm chart weekly <channel> <weekday> <HH:MM> [zone]"
+                if weekly
+                else "/nsm digest <channel> <HH:MM> [zone]"
+            )
+            raise BadInput(f"Write it like {usage}, e.g. {EXAMPLES[job]} (or off).")
+        channel = parse_channel(args[0])
+        if channel is None:
+            raise BadInput(f"“{quote(args[0], 40)}” is not a channel: write it like #metrics.")
+        zone = parse_zone(args[wanted]) if len(args) > wanted else parse_zone("UTC")
+        at = parse_time(args[wanted - 1])
+        schedule: DailySchedule | WeeklySchedule = (
+            WeeklySchedule(channel, parse_weekday(args[1]), at, zone)
+            if weekly
+            else DailySchedule(channel, at, zone)
+        )
+        self.schedules.set(caller, job, schedule)
+        return presenter.scheduled(job, schedule)
 
     def _open(self) -> list[str]:
         return [f"{e.rule} since {e.start:%Y-%m-%d}" for e in self.watcher.open_episodes()]

@@ -191,6 +191,9 @@ class LodestarConfig:
     rules: tuple[AnyRule, ...] = ()
     digest: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
+    #: Scheduled posts for every workspace that sets none of its own: "digest" (daily)
+    #: and "weekly_chart" (``bot.jobs.schedule``), with their grace for missed slots.
+    schedules: dict = field(default_factory=dict)
 
 
 def load_config(path: str | Path) -> LodestarConfig:
@@ -250,6 +253,7 @@ class _Parser:
             rules=self._rules(alerts, metrics),
             digest=self._table(data, "digest"),
             raw=data,
+            schedules=self._schedules(data),
         )
 
     def _decode_error(self, exc: tomllib.TOMLDecodeError) -> ConfigError:
@@ -280,6 +284,55 @@ class _Parser:
         if d:
             return self.fail(f"'{d.group(1)}' appears twice in the same {{...}}: keep one.", line)
         return self.fail(f"this is not valid TOML ({reason[:1].lower() + reason[1:]}).", line)
+
+    def _schedules(self, data: dict) -> dict:
+        """``[digest]`` and ``[weekly_chart]``: a post is scheduled when its time is set."""
+        from bot.alerts.rules import parse_duration
+        from bot.errors import BadInput
+        from bot.jobs.schedule import (
+            DailySchedule,
+            WeeklySchedule,
+            parse_time,
+            parse_weekday,
+            parse_zone,
+        )
+
+        allowed = {
+            "digest": ("channel", "time", "timezone", "grace"),
+            "weekly_chart": ("channel", "weekday", "time", "timezone", "grace"),
+        }
+        digest = self._table(data, "digest")
+        out: dict = {}
+        for name, keys in allowed.items():
+            table = self._table(data, name)
+            for key, value in table.items():
+                line = self.lines.key((name,), key) or self.lines.table(name)
+                if key not in keys:
+                    raise self.fail(
+                        f"[{name}] has an unknown setting '{key}'; known: {', '.join(keys)}.", line
+                    )
+                if not isinstance(value, str):
+                    raise self.fail(f"[{name}] {key} must be text, not {_show(value)}.", line)
+            if "time" not in table:
+                continue
+            channel = table.get("channel") or digest.get("channel")
+            try:
+                if not channel:
+                    raise BadInput(f"[{name}] needs a channel to post in.")
+                at = parse_time(table["time"])
+                zone = parse_zone(table.get("timezone") or digest.get("timezone") or "UTC")
+                if name == "digest":
+                    schedule: Any = DailySchedule(channel, at, zone)
+                else:
+                    schedule = WeeklySchedule(
+                        channel, parse_weekday(table.get("weekday", "monday")), at, zone
+                    )
+                grace = parse_duration(table["grace"]) if "grace" in table else None
+            except (BadInput, RuleError, ValueError, OverflowError) as error:
+                message = getattr(error, "message", None) or str(error)
+                raise self.fail(f"[{name}] {message}", self.lines.table(name)) from None
+            out[name] = (schedule, grace)
+        return out
 
     def _table(self, data: dict, name: str) -> dict:
         value = data.get(name, {})

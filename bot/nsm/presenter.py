@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from bot.jobs.schedule import DailySchedule, WeeklySchedule
 from bot.nsm.numbers import format_percent, format_value
 from bot.nsm.service import MetricMove, Recorded, Summary, WhyResult
-from bot.replies import Reply, private, public
-from bot.text import quote
+from bot.replies import Kind, Reply, private, public
+from bot.text import defang, quote
 
 
 def _num(value: float | None, unit: str = "") -> str:
@@ -86,3 +87,22 @@ def recorded(r: Recorded) -> Reply:
         f"{r.period.key}{was}.",
         kind="nsm_record",
     )
+
+
+_POSTS = {"digest": "The daily digest", "weekly_chart": "The weekly chart"}
+
+
+def scheduled(job: str, schedule: DailySchedule | WeeklySchedule | None) -> Reply:
+    what = _POSTS[job]
+    if schedule is None:
+        return private(f"{what} is off for this workspace.", kind=Kind.NSM_SCHEDULE)
+    return private(
+        f"{what} will be posted {defang(schedule.describe())}.", kind=Kind.NSM_SCHEDULE
+    )
+
+
+def schedules(found: dict[str, DailySchedule | WeeklySchedule | None]) -> Reply:
+    lines = [
+        f"{_POSTS[job]}: {defang(s.describe()) if s else 'off'}." for job, s in found.items()
+    ]
+    return private("\n".join(lines), kind=Kind.NSM_SCHEDULE)

@@ -21,7 +21,6 @@ from bot.nsm.service import NsmService
 from bot.text import quote
 from storage.models import AlertEpisode, AlertMute
 
-JOB = "nsm_alert"
 # Episodes that began longer ago than this (say, in freshly imported history) are
 # recorded without a post: an alert is news, not an archive.
 FRESH = timedelta(days=14)
@@ -117,7 +116,7 @@ class AlertWatcher:
                     queued += uow.outbox.enqueue(
                         board_id,
                         f"{key}:{workspace_id}",
-                        JOB,
+                        note.event,  # the job: "alert" or "recovery"
                         {
                             "kind": "post",
                             "workspace_id": workspace_id,
