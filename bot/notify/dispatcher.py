@@ -21,6 +21,7 @@ lost.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -187,7 +188,7 @@ class Dispatcher:
 
     def _claim(
         self, message: OutboxMessage, report: DispatchReport
-    ) -> tuple[Messenger, Recipient | ChannelPost, Reply, bool] | None:
+    ) -> tuple[Messenger, Recipient | ChannelPost, Reply | Callable[[], Reply], bool] | None:
         """Claim a notice for this dispatcher, in a commit of its own."""
         now = self.clock.now()
         in_doubt = message.state == "sending"
@@ -211,12 +212,16 @@ class Dispatcher:
         message: OutboxMessage,
         messenger: Messenger,
         to: Recipient | ChannelPost,
-        reply: Reply,
+        content: Reply | Callable[[], Reply],
         in_doubt: bool,
         report: DispatchReport,
     ) -> None:
         posted: tuple[str, str] | None = None
+        reply: Reply | None = None
         try:
+            # A scheduled post is made now, on a worker thread: drawing a chart must not
+            # hold up an adapter's event loop.
+            reply = await asyncio.to_thread(content) if callable(content) else content
             delivered = getattr(messenger, "delivered", None)
             if in_doubt and delivered is not None and await delivered(to, reply):
                 self._done(message.id, "sent", None)
@@ -269,7 +274,7 @@ class Dispatcher:
 
     def _target(
         self, uow: UnitOfWork, message: OutboxMessage
-    ) -> tuple[Messenger, Recipient | ChannelPost, Reply] | str | None:
+    ) -> tuple[Messenger, Recipient | ChannelPost, Reply | Callable[[], Reply]] | str | None:
         """Where and what to send; ``MUTED`` when it must not be sent at all; None
         when no messenger of this process can deliver it."""
         payload, key, job = message.payload, message.dedupe_key, message.job
@@ -307,7 +312,9 @@ class Dispatcher:
         if kind == posts.KIND:
             reply = posts.post_reply(payload, message.job)
         elif kind in self.renderers:
-            reply = self.renderers[kind](payload)
+            # Made when sent, outside this transaction (it reads the database and may
+            # draw a chart): a factory, not a reply.
+            reply = functools.partial(self.renderers[kind], payload)
         elif kind == "thread":
             reply = ship_thread_reply(payload)
         elif kind == "announce":

@@ -1,0 +1,199 @@
+"""The scheduler's jobs with an injected clock: digests at the workspace's local time
+across DST, the weekly chart once a week, missed slots, each post exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.app import Lodestar
+from bot.clock import FixedClock
+from bot.context import Caller
+from bot.notify.ports import ChannelPost, Recipient
+from bot.nsm.config import parse_config
+from bot.replies import Reply
+from storage.uow import Database
+from tests.test_nsm_service import CONFIG
+
+PM = Caller("console", "acme", "pm", "pm", channel="general", is_platform_admin=True)
+
+
+class Platform:
+    """Records every post with the instant (the injected clock's) it was made."""
+
+    platform = "console"
+
+    def __init__(self, clock: FixedClock) -> None:
+        self.clock = clock
+        self.posts: list[tuple[str, str, datetime, Reply]] = []
+
+    async def send_direct(self, to: Recipient, reply: Reply) -> None:
+        self.posts.append((to.job, to.user, self.clock.now(), reply))
+
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
+        self.posts.append((to.job, to.channel, self.clock.now(), reply))
+
+    def of(self, job: str) -> list[tuple[str, datetime, Reply]]:
+        return [(where, at, reply) for j, where, at, reply in self.posts if j == job]
+
+
+def app_at(database: Database, start: datetime, config: str = CONFIG) -> Lodestar:
+    app = Lodestar.build(database, FixedClock(start), parse_config(config))
+    for n, week in enumerate(range(40, 53)):
+        for metric, value in (("wat", 200 + n), ("accounts", 100 + n), ("teams_per_account", 2)):
+            app.router.command(PM, "nsm", f"record {metric} {value} 2025-W{week:02d}")
+    return app
+
+
+def tick_through(app: Lodestar, platform: Platform, until: datetime, step: timedelta) -> None:
+    """A scheduler ticking every ``step``: queue what is due, deliver it."""
+    clock = app.clock
+    assert isinstance(clock, FixedClock)
+    dispatcher = app.dispatcher({"console": platform})
+    while clock.now() < until:
+        clock.advance(seconds=step.total_seconds())
+        app.run_jobs(clock.now())
+        asyncio.run(dispatcher.run_once())
+
+
+def test_the_digest_comes_at_nine_in_new_york_in_spring(database: Database) -> None:
+    start = datetime(2026, 3, 5, 12, tzinfo=UTC)  # 07:00 in New York
+    app = app_at(database, start)
+    reply = app.router.command(PM, "nsm", "digest #metrics 09:00 America/New_York")[0]
+    assert reply.text == (
+        "The daily digest will be posted every day at 09:00 America/New_York in metrics."
+    )
+    platform = Platform(app.clock)  # type: ignore[arg-type]
+    tick_through(app, platform, start + timedelta(days=5), timedelta(minutes=10))
+    digests = platform.of("digest")
+    assert [at.date().isoformat() for _, at, _ in digests] == [
+        "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09"
+    ]  # fmt: skip
+    assert [at.hour for _, at, _ in digests] == [14, 14, 14, 13, 13]  # EST, then EDT: 09:00
+    text, attachments = digests[0][2].text, digests[0][2].attachments
+    assert text.startswith("☀️ Daily digest") and attachments[0].filename == "north-star.png"
+
+
+def test_the_digest_comes_at_nine_in_new_york_in_autumn_too(database: Database) -> None:
+    start = datetime(2026, 10, 29, 12, tzinfo=UTC)
+    app = app_at(database, start)
+    app.router.command(PM, "nsm", "digest #metrics 09:00 America/New_York")
+    platform = Platform(app.clock)  # type: ignore[arg-type]
+    tick_through(app, platform, start + timedelta(days=5), timedelta(minutes=10))
+    hours = [at.hour for _, at, _ in platform.of("digest")]
+    assert hours == [13, 13, 13, 14, 14]  # Oct 29–31 EDT, Nov 1–2 EST: 09:00 local each day
+
+
+def test_the_weekly_chart_comes_once_a_week_about_the_week_that_closed(
+    database: Database,
+) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    app = app_at(database, start)
+    app.router.command(PM, "nsm", "chart weekly #metrics monday 09:00 Europe/Paris")
+    platform = Platform(app.clock)  # type: ignore[arg-type]
+    tick_through(app, platform, start + timedelta(days=21), timedelta(hours=1))
+    charts = platform.of("weekly_chart")
+    assert [at.strftime("%a %H:%M") for _, at, _ in charts] == ["Mon 08:00"] * 3
+    assert [r.text.split(": the week ")[1][:8] for _, _, r in charts] == [
+        "2026-W01",
+        "2026-W02",
+        "2026-W03",
+    ]
+    assert all(r.attachments[0].filename == "north-star.png" for _, _, r in charts)
+
+
+def test_a_scheduler_back_late_posts_that_days_digest_never_yesterdays(
+    database: Database,
+) -> None:
+    start = datetime(2026, 12, 1, 6, tzinfo=UTC)
+    app = app_at(database, start)
+    app.router.command(PM, "nsm", "digest #metrics 09:00")
+    platform = Platform(app.clock)  # type: ignore[arg-type]
+    dispatcher = app.dispatcher({"console": platform})
+    clock = app.clock
+    assert isinstance(clock, FixedClock)
+    clock.set(datetime(2026, 12, 1, 15, tzinfo=UTC))  # down from 06:00 to 15:00
+    app.run_jobs(clock.now())
+    asyncio.run(dispatcher.run_once())
+    clock.set(datetime(2026, 12, 3, 8, tzinfo=UTC))  # down all of the 2nd: that one is gone
+    app.run_jobs(clock.now())
+    asyncio.run(dispatcher.run_once())
+    clock.set(datetime(2026, 12, 3, 9, 30, tzinfo=UTC))
+    for _ in range(3):  # ticking on: the 3rd's digest, once
+        app.run_jobs(clock.now())
+        asyncio.run(dispatcher.run_once())
+    assert [at.isoformat() for _, at, _ in platform.of("digest")] == [
+        "2026-12-01T15:00:00+00:00",
+        "2026-12-03T09:30:00+00:00",
+    ]
+
+
+def test_two_schedulers_at_once_post_each_digest_once(database: Database) -> None:
+    start = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    app = app_at(database, start)
+    other = Lodestar.build(database, app.clock, parse_config(CONFIG))
+    app.router.command(PM, "nsm", "digest #metrics 09:00")
+    platform = Platform(app.clock)  # type: ignore[arg-type]
+    first = app.dispatcher({"console": platform})
+    second = other.dispatcher({"console": platform}, owner="other:2:b")
+    clock = app.clock
+    assert isinstance(clock, FixedClock)
+    for _ in range(12):
+        clock.advance(minutes=10)
+        app.run_jobs(clock.now())
+        other.run_jobs(clock.now())
+
+        async def both() -> None:
+            await asyncio.gather(first.run_once(), second.run_once())
+
+        asyncio.run(both())
+    assert len(platform.of("digest")) == 1
+
+
+def test_config_schedules_every_workspace_and_a_workspace_can_turn_it_off(
+    database: Database,
+) -> None:
+    config = CONFIG.replace(
+        '[digest]\nchannel = "metrics"', '[digest]\nchannel = "metrics"\ntime = "09:00"'
+    )
+    start = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    app = app_at(database, start, config)
+    quiet = Caller("console", "quiet", "ops", "ops", is_platform_admin=True)
+    assert app.router.command(quiet, "nsm", "digest off")[0].text == (
+        "The daily digest is off for this workspace."
+    )
+    assert app.router.command(quiet, "nsm", "schedule")[0].text.startswith("The daily digest: off.")
+    platform = Platform(app.clock)  # type: ignore[arg-type]
+    tick_through(app, platform, start + timedelta(hours=2), timedelta(minutes=15))
+    assert Counter(where for where, _, _ in platform.of("digest")) == Counter({"metrics": 1})
+
+
+@pytest.mark.parametrize(
+    ("line", "answer"),
+    [
+        ("digest #metrics 25:00", "“25:00” is not a time of day: write it like 09:00 or 17:30."),
+        ("digest #metrics 09:00 Mars/Base", "“Mars/Base” is not a time zone"),
+        ("digest metrics", "Write it like /nsm digest <channel> <HH:MM> [zone]"),
+        ("chart weekly #m funday 09:00", "“funday” is not a day of the week"),
+        ("digest <!channel> 09:00", "is not a channel"),
+    ],
+)
+def test_bad_schedules_get_a_sentence_and_change_nothing(
+    database: Database, line: str, answer: str
+) -> None:
+    app = app_at(database, datetime(2026, 12, 1, tzinfo=UTC))
+    reply = app.router.command(PM, "nsm", line)[0]
+    assert reply.kind == "error" and answer in reply.text, reply.text
+    assert "<!channel>" not in reply.text
+    assert app.router.command(PM, "nsm", "schedule")[0].text.startswith("The daily digest: off.")
+
+
+def test_only_admins_schedule_posts(database: Database) -> None:
+    app = app_at(database, datetime(2026, 12, 1, tzinfo=UTC))
+    ana = Caller("console", "acme", "ana", "ana")
+    assert app.router.command(ana, "nsm", "digest #metrics 09:00")[0].text == (
+        "Only board admins can schedule posts."
+    )
