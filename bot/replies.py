@@ -74,6 +74,8 @@ class ItemCard:
     merged_into: int | None = None
     #: The line a posted card leads with (``📝 #3 logged: “…” (requested by Ana)``).
     headline: str = ""
+    #: The item's id, which a board join never changes: buttons carry it beside the number.
+    item_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ class Reply:
 def _card_json(card: ItemCard) -> dict[str, Any]:
     """A card as data; its headline is for rendering posted cards, not for tools."""
     out = asdict(card)
-    del out["headline"]
+    del out["headline"], out["item_id"]
     return out
 
 

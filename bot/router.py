@@ -175,6 +175,10 @@ class Router:
         another board's, or nobody's yet (just posted, not yet remembered)."""
         return self.board.card_owner(_clean_caller(caller), channel, message_id)
 
+    def number_of(self, caller: Caller, item_id: int) -> int | None:
+        """The current number of an item (by its id) on the caller's board, or None."""
+        return self.board.number_of(_clean_caller(caller), item_id)
+
     def cards_to_redraw(self, caller: Caller, reply: Reply) -> list[PostedCard]:
         """Every posted card of the groups ``reply`` changed, as each must show now."""
         if not reply.redraw:

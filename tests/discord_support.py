@@ -97,8 +97,14 @@ class Discord:
         return await self.interact(payloads.slash_command(name, text, **kwargs))
 
     async def click(self, verb: str, number: int, card: dict[str, Any], who: str) -> Answer:
-        payload = payloads.button_click(f"lodestar:{verb}:{number}", card, invoker=person(who))
-        return await self.interact(payload)
+        """Press a card's button (its own custom id, which says the number it showed)."""
+        (custom_id,) = [
+            c["custom_id"]
+            for row in card["components"]
+            for c in row["components"]
+            if c["custom_id"].split("@")[0] == f"lodestar:{verb}:{number}"
+        ]
+        return await self.interact(payloads.button_click(custom_id, card, invoker=person(who)))
 
     async def react(
         self, message: dict[str, Any], emoji: str, who: str, *, added: bool = True
@@ -125,7 +131,7 @@ class Discord:
         """The newest posted card of item ``number``."""
         for message in reversed(self.cards()):
             ids = [c["custom_id"] for row in message["components"] for c in row["components"]]
-            if f"lodestar:vote:{number}" in ids:
+            if any(i.split("@")[0] == f"lodestar:vote:{number}" for i in ids):
                 return message
         raise AssertionError(f"no card for #{number}")
 

@@ -85,7 +85,8 @@ async def test_feedback_posts_a_public_card_with_buttons_and_remembers_it(
     assert card["content"].startswith("📝 #1 logged: “Dark mode”")
     assert card["embeds"][0]["title"] == "#1 Dark mode"
     buttons = [c["custom_id"] for row in card["components"] for c in row["components"]]
-    assert buttons == ["lodestar:vote:1", "lodestar:who:1", "lodestar:show:1"]
+    item_id = buttons[0].rsplit("@", 1)[1]  # the item's id rides along: joins renumber
+    assert buttons == [f"lodestar:{v}:1@{item_id}" for v in ("vote", "who", "show")]
     item = discord_bot.lodestar.board.show(caller(), 1)
     assert (item.text, item.requester, item.demand) == ("Dark mode", "Alice", 1)
     assert discord_bot.lodestar.router.card_item(caller(), str(CHANNEL_ID), answer.message_id) == 1
@@ -362,3 +363,30 @@ async def test_slow_work_is_deferred_then_followed_up(
     assert exported.calls[0].json["type"] == 5
     (upload,) = [c for c in exported.calls if c.files]
     assert upload.files[0].filename == "feedback.csv" and upload.ephemeral
+
+
+@pytest.mark.anyio
+async def test_a_private_cards_buttons_follow_their_item_after_a_board_join(
+    discord_bot: Discord,
+) -> None:
+    from bot.context import Caller
+
+    await discord_bot.command("offline mode", who="alice")
+    shown = await discord_bot.command("show #1", who="bob")  # a private card, with buttons
+    console = Caller("console", "acme", "pm", "pm", is_platform_admin=True)
+    discord_bot.lodestar.board.capture(console, "dark mode")
+    code = discord_bot.lodestar.router.command(console, "feedback", "board join")[0].data["code"]
+    await discord_bot.command(f"board join {code}", permissions=MANAGE)  # offline mode is #2 now
+    body = shown.bodies[0]
+    private_card = payloads.message(
+        body["content"],
+        author=payloads.bot_user(),
+        components=body["components"],
+        flags=payloads.EPHEMERAL,
+    )
+    vote_id = body["components"][0]["components"][0]["custom_id"]
+    pressed = await discord_bot.interact(
+        payloads.button_click(vote_id, private_card, invoker=person("bob"))
+    )
+    assert pressed.texts[0].startswith("👍 Vote counted for #2: demand 2")
+    assert discord_bot.lodestar.board.who(console, 1).people == ["pm"]  # dark mode untouched

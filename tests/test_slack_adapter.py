@@ -65,10 +65,12 @@ async def test_feedback_command_acks_privately_and_posts_a_card(slack: Slack) ->
     (card,) = slack.posted(GENERAL)
     assert card["text"].startswith("📝 #1 logged: “Export frames to PDF”")
     buttons = next(b for b in card["blocks"] if b["type"] == "actions")["elements"]
+    value = buttons[0]["value"]  # the number, and the item's id (a join renumbers)
+    assert value.startswith("1@")
     assert [(b["action_id"], b["value"]) for b in buttons] == [
-        (render.VOTE, "1"),
-        (render.WHO, "1"),
-        (render.SHOW, "1"),
+        (render.VOTE, value),
+        (render.WHO, value),
+        (render.SHOW, value),
     ]
     item = slack.lodestar.board.show(caller(), 1)
     assert (item.text, item.requester, item.demand) == ("Export frames to PDF", "alice", 1)

@@ -648,3 +648,36 @@ async def test_export_acks_at_once_and_the_csv_follows(slack: Slack) -> None:
     assert b"dark mode" in upload.data and b"offline mode" in upload.data
     said = [c.params["text"] for c in slack.fake.calls_to(RESPONSE_URL)]
     assert "The board as CSV: 2 items." in said
+
+
+@pytest.mark.anyio
+async def test_health_answers_while_another_process_holds_the_sqlite_write_lock(
+    slack: Slack,
+) -> None:
+    """A command waiting for SQLite's write lock (an import in another process) waits on
+    a worker thread: the event loop, and with it /healthz, goes on."""
+    from sqlalchemy import text
+
+    if slack.lodestar.db.dialect != "sqlite":
+        pytest.skip("the write lock that blocks is SQLite's")
+    held, released = threading.Event(), threading.Event()
+
+    def other_process() -> None:
+        with slack.lodestar.db.engine.connect() as conn:  # BEGIN IMMEDIATE: the write lock
+            conn.execute(text("SELECT 1"))
+            held.set()
+            released.wait(1.5)  # let go on its own, whatever the test does meanwhile
+            conn.rollback()
+        released.set()
+
+    holder = threading.Thread(target=other_process)
+    holder.start()
+    held.wait(5)
+    command = asyncio.ensure_future(slack.command("Dark mode while locked"))
+    await asyncio.sleep(0.05)  # the command is now waiting for the lock
+    health = await slack.http.get("/healthz")
+    answered_while_locked = not released.is_set()
+    await command
+    holder.join()
+    assert health.status_code == 200 and answered_while_locked
+    assert [v.text for v in slack.lodestar.board.items(caller())] == ["Dark mode while locked"]

@@ -74,16 +74,18 @@ def _settle(future: asyncio.Future[Any], outcome: Any, failed: bool) -> None:
 class Core:
     """``now`` for calls before an ack, ``later`` for follow-up work.
 
-    ``inline`` runs calls on the event loop (measured fastest for SQLite at low
-    load: bench/slack_ack.py); ``thread`` on worker threads; ``auto`` picks inline
-    for SQLite and threads for PostgreSQL.
+    ``inline`` runs calls on the event loop (a little faster at low load:
+    bench/slack_ack.py); ``thread`` (and ``auto``) on worker threads, one for SQLite,
+    four for PostgreSQL. Threads are the default because a call may wait for the
+    database (another process holding SQLite's write lock): on the loop, that wait
+    would stall every request, health checks included.
     """
 
     def __init__(self, mode: str, dialect: str) -> None:
         if mode not in MODES:
             raise ValueError(f"core runner must be inline, thread or auto, not {mode!r}")
         sqlite = dialect == "sqlite"
-        inline = mode == "inline" or (mode == "auto" and sqlite)
+        inline = mode == "inline"
         self._runner = None if inline else CoreRunner(1 if sqlite else 4)
         self.slow_pool = QuietPool(2, thread_name_prefix="lodestar-slow")
 

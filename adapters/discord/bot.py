@@ -253,7 +253,7 @@ class DiscordBot(ChatAdapter[Where]):
         await self.answer(where, call)
 
     async def on_card_button(
-        self, interaction: discord.Interaction[Any], verb: str, number: int
+        self, interaction: discord.Interaction[Any], verb: str, value: str
     ) -> None:
         where = self.where_of(interaction)
         if where is None:
@@ -266,7 +266,7 @@ class DiscordBot(ChatAdapter[Where]):
         def act() -> list[Reply]:
             # The card's own item (numbers change when a board joins another), and never
             # another board's card.
-            target = item_of_button(self.router, where.caller, where.card_at, number)
+            target = item_of_button(self.router, where.caller, where.card_at, value)
             if isinstance(target, Reply):
                 return [target]
             if verb == "vote":

@@ -13,12 +13,15 @@ from typing import Any
 
 import discord
 
+from adapters.common.buttons import button_value
 from bot.feedback.presenter import STATUS_ICON
 from bot.replies import Attachment, Form, ItemCard, Reply
 from bot.text import clip
 
 #: custom_id of a card button: what it does and to which item (no state kept anywhere).
-BUTTON = re.compile(r"lodestar:(?P<verb>vote|who|show):(?P<number>[0-9]{1,9})")
+BUTTON = re.compile(
+    r"lodestar:(?P<verb>vote|who|show):(?P<number>[0-9]{1,9})(?:@(?P<item>[0-9]{1,18}))?"
+)
 BUTTON_LABELS = {"vote": "👍 Vote", "who": "Who", "show": "Show"}
 FORM_ID = "lodestar:form:feedback"
 NO_PINGS = discord.AllowedMentions.none()
@@ -70,14 +73,14 @@ class CardButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BUTTON
     """Vote / Who / Show on a card. The custom id says everything, so a card posted
     before a restart still works: discord.py matches it against ``BUTTON``."""
 
-    def __init__(self, verb: str, number: int) -> None:
+    def __init__(self, verb: str, value: str) -> None:
         style = discord.ButtonStyle.primary if verb == "vote" else discord.ButtonStyle.secondary
         super().__init__(
             discord.ui.Button(
-                label=BUTTON_LABELS[verb], style=style, custom_id=f"lodestar:{verb}:{number}"
+                label=BUTTON_LABELS[verb], style=style, custom_id=f"lodestar:{verb}:{value}"
             )
         )
-        self.verb, self.number = verb, number
+        self.verb, self.value = verb, value
 
     @classmethod
     async def from_custom_id(
@@ -87,18 +90,20 @@ class CardButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BUTTON
         match: re.Match[str],
         /,
     ) -> CardButton:
-        return cls(match["verb"], int(match["number"]))
+        value = match["number"] + (f"@{match['item']}" if match["item"] else "")
+        return cls(match["verb"], value)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.client.lodestar_bot.on_card_button(interaction, self.verb, self.number)
+        await interaction.client.lodestar_bot.on_card_button(interaction, self.verb, self.value)
 
 
-def card_view(number: int) -> discord.ui.View:
+def card_view(card: ItemCard) -> discord.ui.View:
     """The buttons of a card. Stopped: discord.py keeps no copy per message (the
     dynamic item answers every click)."""
     view = discord.ui.View(timeout=None)
+    value = button_value(card.number, card.item_id)
     for verb in ("vote", "who", "show"):
-        view.add_item(CardButton(verb, number))
+        view.add_item(CardButton(verb, value))
     view.stop()
     return view
 
@@ -112,7 +117,7 @@ def card_message(card: ItemCard, headline: str | None = None) -> dict[str, Any]:
     return {
         "content": cut(text(headline or card.headline), CONTENT_LIMIT),
         "embed": card_embed(card),
-        "view": card_view(card.number),
+        "view": card_view(card),
         "allowed_mentions": NO_PINGS,
     }
 
@@ -132,7 +137,7 @@ def message(replies: list[Reply], *, with_files: bool = True) -> dict[str, Any]:
         "allowed_mentions": NO_PINGS,
     }
     if cards:
-        out["view"] = card_view(cards[0].number)
+        out["view"] = card_view(cards[0])
     attachments = [a for r in replies for a in r.attachments]
     if with_files and attachments:
         out["files"] = files(attachments)

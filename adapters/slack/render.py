@@ -12,10 +12,11 @@ import re
 import unicodedata
 from typing import Any
 
+from adapters.common.buttons import button_value
 from bot.feedback.presenter import STATUS_ICON
 from bot.replies import Form, ItemCard, Reply
 
-#: action_id of the card buttons; the value is the item number.
+#: action_id of the card buttons; the value is the item's number and id (``12@3456``).
 VOTE, WHO, SHOW = "lodestar_vote", "lodestar_who", "lodestar_show"
 OPEN_FORM = "lodestar_open_form"
 FORM_CALLBACK = "lodestar_form"
@@ -130,8 +131,8 @@ def status_line(card: ItemCard) -> dict[str, Any]:
     }
 
 
-def card_buttons(number: int) -> dict[str, Any]:
-    value = str(number)
+def card_buttons(number: int, item_id: int = 0) -> dict[str, Any]:
+    value = button_value(number, item_id)
     return {
         "type": "actions",
         "block_id": f"card:{number}",
@@ -152,7 +153,7 @@ def card_buttons(number: int) -> dict[str, Any]:
 def card_blocks(card: ItemCard, headline: str | None = None) -> list[dict[str, Any]]:
     """An item's card: what it says, status and demand, and Vote / Who / Show."""
     head = escape(headline) if headline else f"*#{card.number}* {escape(card.text)}"
-    return [section(head), status_line(card), card_buttons(card.number)]
+    return [section(head), status_line(card), card_buttons(card.number, card.item_id)]
 
 
 def card_message(card: ItemCard, headline: str | None = None) -> dict[str, Any]:
@@ -167,7 +168,7 @@ def reply_blocks(reply: Reply) -> list[dict[str, Any]]:
         return card_blocks(reply.card, reply.text)
     blocks = _sections(reply.text)
     if reply.card is not None:
-        blocks += [status_line(reply.card), card_buttons(reply.card.number)]
+        blocks += [status_line(reply.card), card_buttons(reply.card.number, reply.card.item_id)]
     return blocks
 
 

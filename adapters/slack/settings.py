@@ -40,9 +40,9 @@ class SlackSettings(BaseSettings):
     dispatch_every: float = Field(5.0, validation_alias="LODESTAR_DISPATCH_EVERY")
     #: How long a users.info answer (name, admin) is trusted.
     people_ttl: float = Field(600.0, validation_alias="LODESTAR_SLACK_PEOPLE_TTL")
-    #: "inline" runs the synchronous core on the event loop, "thread" on worker threads
-    #: (ack-path calls first); "auto": inline for SQLite (one writer anyway), threads otherwise.
-    core_runner: str = Field("auto", validation_alias="LODESTAR_SLACK_CORE")
+    #: "thread" (and "auto") runs the synchronous core on worker threads, ack-path calls
+    #: first; "inline" on the event loop (a database wait would then stall every request).
+    core_runner: str = Field("thread", validation_alias="LODESTAR_SLACK_CORE")
 
     @property
     def oauth(self) -> bool:

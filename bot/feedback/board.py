@@ -126,6 +126,7 @@ class BoardService:
             votes=0,
             requester=requester.display_name,
             created_at=now,
+            id=item_id,
         )
         return Captured(
             view,
@@ -230,6 +231,12 @@ class BoardService:
         found = scope.uow.workspaces.items_of_message(scope.caller.platform, channel, message_id)
         mine = [number for board_id, number in found if board_id == scope.board_id]
         return CardOwner(mine[0]) if mine else CardOwner(foreign=bool(found))
+
+    @requires(ANYONE)
+    def number_of(self, scope: Scope, item_id: int) -> int | None:
+        """The number of item ``item_id`` on the caller's board (None: not on it)."""
+        found = scope.repo.items_by_ids([item_id]).get(item_id)
+        return None if found is None else found.number
 
     @requires(ANYONE)
     def cards_of_groups(self, scope: Scope, numbers: tuple[int, ...]) -> list[CardAt]:

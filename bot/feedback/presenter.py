@@ -35,6 +35,7 @@ def card(view: ItemView) -> ItemCard:
         tags=view.tags,
         merged_into=view.merged_into,
         headline=logged(view),
+        item_id=view.id,
     )
 
 

@@ -74,6 +74,7 @@ def item_views(scope: Reader, items: list[Item], known: Known | None = None) -> 
                 merged_into=parents.get(item.merged_into_id or 0),
                 head=head.number if head is not item else None,
                 linked_metric=head.linked_metric,
+                id=item.id,
             )
         )
     return out

@@ -35,6 +35,8 @@ class ItemView:
     merged_items: tuple[int, ...] = ()
     sources: tuple[SourceView, ...] = ()
     history: tuple[tuple[str, str | None, datetime], ...] = ()
+    #: The item's id: unlike its number, it never changes (a board join renumbers).
+    id: int = 0
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 
 from bot.clock import Clock
@@ -40,6 +41,10 @@ from storage.models import Snapshot
 from storage.uow import Database
 
 Series = list[tuple[datetime, float]]
+
+
+#: Events stored per transaction by a file import (the write lock is held that long).
+BATCH = 5000
 
 
 class NotConfigured(UserError):
@@ -232,13 +237,21 @@ class NsmService:
 
         The first pass only checks every row, so a bad file (a truncated last line is
         the usual one) is refused at reading speed without ever taking the database's
-        write lock; the second stores rows as they stream, in one transaction, which
-        still rolls back should the file have changed in between.
+        write lock and writes nothing. The second stores the checked rows in
+        transactions of ``BATCH`` rows, so the bot's own writes (a vote, a capture) wait
+        for one batch at most, never for the whole file. Should the import die half
+        way, running it again completes it: events are stored once whatever repeats.
         """
         now = self.clock.now()
         for _ in read_events(path, now=now):
             pass
-        return self.import_events(read_events(path, now=now))
+        rows = read_events(path, now=now)
+        read = added = 0
+        while True:
+            done = self.import_events(islice(rows, BATCH))
+            if not done.read:
+                return EventsImported(read, added)
+            read, added = read + done.read, added + done.added
 
     def import_events(self, rows: Iterable[EventRow]) -> EventsImported:
         """Store events as they stream in, in one transaction: when the reader raises
