@@ -112,6 +112,8 @@ class Router:
         kind = emoji.canonical(name)
         caller, message = _clean_caller(caller), _clean_message(message)
         if kind == emoji.CAPTURE and added:
+            if not message.text.strip():
+                return [present.no_text_to_log()]
             return self._guard(
                 lambda: present.captured(
                     self.board.capture(caller, message.text, via="reaction", message=message)
@@ -133,6 +135,8 @@ class Router:
     ) -> list[Reply]:
         """A "Log as feedback" shortcut or context-menu action on someone's message."""
         caller, message = _clean_caller(caller), _clean_message(message)
+        if not message.text.strip():
+            return [present.no_text_to_log()]
         return self._guard(
             lambda: present.captured(
                 self.board.capture(caller, message.text, via=via, message=message)

@@ -107,7 +107,7 @@ class Discord:
         return await self.interact(payloads.button_click(custom_id, card, invoker=person(who)))
 
     async def react(
-        self, message: dict[str, Any], emoji: str, who: str, *, added: bool = True
+        self, message: dict[str, Any], emoji: Any, who: str, *, added: bool = True
     ) -> None:
         if added:
             payload = payloads.reaction_add(message, emoji, reactor=person(who))

@@ -27,6 +27,11 @@ from tests.discord_fake import (
 from tests.discord_support import CAROL_ID, Discord, caller, content_of, open_discord, person
 
 fake_discord = fake_discord_fixture()
+CREATE_MESSAGE_IN_GENERAL = lambda call: (  # noqa: E731
+    call.route == "/channels/{channel_id}/messages"
+    and call.method == "POST"
+    and call.params.get("channel_id") == str(CHANNEL_ID)
+)
 MANAGE = Permission.MEMBER | Permission.MANAGE_GUILD
 
 
@@ -390,3 +395,49 @@ async def test_a_private_cards_buttons_follow_their_item_after_a_board_join(
     )
     assert pressed.texts[0].startswith("👍 Vote counted for #2: demand 2")
     assert discord_bot.lodestar.board.who(console, 1).people == ["pm"]  # dark mode untouched
+
+
+@pytest.mark.anyio
+async def test_a_form_submitted_after_a_restart_is_still_logged(
+    app: Lodestar, fake_discord: FakeDiscord
+) -> None:
+    async for before in open_discord(app, fake_discord):
+        opened = await before.command(None)
+    form = opened.calls[0].json["data"]
+    field = form["components"][0]["components"][0]["custom_id"]
+    async for after in open_discord(app, fake_discord):  # a new process: no form in memory
+        submitted = await after.interact(
+            payloads.modal_submit(form["custom_id"], {field: "Offline mode"}, invoker=person("bob"))
+        )
+        assert submitted.bodies[0]["content"].startswith("📝 #1 logged: “Offline mode”")
+    assert app.board.show(caller(), 1).requester == "Bob"
+
+
+@pytest.mark.anyio
+async def test_a_bulb_where_lodestar_may_not_post_logs_and_tells_the_reactor(
+    discord_bot: Discord,
+) -> None:
+    said = discord_bot.fake.add_message(payloads.message("please add SSO", author=person("bob")))
+    undo = discord_bot.fake.fail_for(CREATE_MESSAGE_IN_GENERAL, 403, code=50013)
+    await discord_bot.react(said, "💡", "carol")
+    undo()
+    assert [v.text for v in discord_bot.lodestar.board.items(caller())] == ["please add SSO"]
+    (dm,) = discord_bot.fake.dms_to(CAROL_ID)
+    assert dm["content"].startswith("📝 Logged as #1, but I can't post its card in that channel")
+    assert dm["embeds"][0]["title"] == "#1 please add SSO"
+
+
+@pytest.mark.anyio
+async def test_odd_reactions_and_messages_get_a_fitting_answer(discord_bot: Discord) -> None:
+    said = discord_bot.fake.add_message(payloads.message("dark mode", author=person("bob")))
+    await discord_bot.react(said, {"name": "bulb", "id": "1234567890"}, "carol")  # a custom one
+    assert discord_bot.lodestar.board.items(caller()) == []
+    ghost = payloads.message("deleted meanwhile", author=person("bob"))  # never stored
+    await discord_bot.react(ghost, "💡", "carol")
+    assert discord_bot.fake.dms_to(CAROL_ID)[-1]["content"].startswith("That message is gone")
+    pictures = discord_bot.fake.add_message(
+        payloads.message("", author=person("bob"), embeds=[{"title": "a screenshot"}])
+    )
+    answer = await discord_bot.interact(payloads.message_command(pictures, invoker=person("carol")))
+    assert answer.calls[0].ephemeral and answer.text.startswith("That message has no text to log")
+    assert discord_bot.lodestar.board.items(caller()) == []

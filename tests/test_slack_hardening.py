@@ -681,3 +681,24 @@ async def test_health_answers_while_another_process_holds_the_sqlite_write_lock(
     holder.join()
     assert health.status_code == 200 and answered_while_locked
     assert [v.text for v in slack.lodestar.board.items(caller())] == ["Dark mode while locked"]
+
+
+@pytest.mark.anyio
+async def test_shortcuts_without_a_trigger_id_are_not_taken_for_replays(slack: Slack) -> None:
+    for text in ("pen tool should snap", "layers should lock"):
+        msg = slack.fake.add_message(GENERAL, user=BOB, text=text)
+        req = payloads.message_action(
+            "log_feedback",
+            message_ts=msg["ts"],
+            message_text=text,
+            message_user=BOB,
+            channel_id=GENERAL,
+            user_id=CAROL,
+            response_url=slack.fake.response_url(),
+            with_trigger=False,
+        )
+        assert (await slack.send(req)).status_code == 200
+    assert [v.text for v in slack.lodestar.board.items(caller())] == [
+        "pen tool should snap",
+        "layers should lock",
+    ]

@@ -37,6 +37,7 @@ from bot import emoji
 from bot.app import Lodestar
 from bot.context import Caller, ChatMessage
 from bot.replies import Kind, PostedCard, Reply, private
+from bot.router import FEEDBACK_FORM
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,11 @@ NOT_IN_A_SERVER = "Lodestar's board lives in a server: use /feedback there."
 CANNOT_READ = (
     "I can't read that message: give me View Channel and Read Message History in "
     "that channel, or use the message's Apps › “Log as feedback” menu."
+)
+MESSAGE_GONE = "That message is gone (deleted?), so there is nothing to log."
+CANNOT_POST = (
+    "📝 Logged as #{number}, but I can't post its card in that channel: give me Send "
+    "Messages and Embed Links there. Its card is here instead."
 )
 NO_CONTENT = (
     "I can't see what that message says: the Message Content intent is off for "
@@ -82,6 +88,9 @@ class _Events:
 
     async def setup_hook(self) -> None:
         await self.lodestar_bot.setup()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.lodestar_bot.on_interaction(interaction)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         self.lodestar_bot.on_reaction(payload, added=True)
@@ -275,6 +284,16 @@ class DiscordBot(ChatAdapter[Where]):
 
         await self.answer(where, act)
 
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """A form's submission, matched by its custom id alone (no state kept)."""
+        data = interaction.data or {}
+        if (
+            interaction.type is discord.InteractionType.modal_submit
+            and data.get("custom_id") == render.FORM_ID
+        ):
+            text = render.submitted_text(data.get("components")) or ""
+            await self.on_form(interaction, FEEDBACK_FORM.kind, text)
+
     async def on_form(self, interaction: discord.Interaction[Any], kind: str, text: str) -> None:
         where = self.where_of(interaction)
         if where is None:
@@ -298,6 +317,8 @@ class DiscordBot(ChatAdapter[Where]):
     # -- reactions ------------------------------------------------------------------------
 
     def reaction_kind(self, reacted: discord.PartialEmoji) -> str | None:
+        if reacted.id is not None:  # a server's own emoji, even one named "bulb", is not 💡
+            return None
         name = emoji.canonical(reacted.name or "")
         if name == self._capture:
             return emoji.CAPTURE
@@ -343,7 +364,10 @@ class DiscordBot(ChatAdapter[Where]):
             message = await channel.fetch_message(payload.message_id)
         except discord.HTTPException as error:
             log.info("could not read %s/%s: %s", payload.channel_id, payload.message_id, error)
-            await self.send_private(where, [private(CANNOT_READ, kind=Kind.ERROR)])
+            gone = isinstance(error, discord.NotFound)
+            await self.send_private(
+                where, [private(MESSAGE_GONE if gone else CANNOT_READ, kind=Kind.ERROR)]
+            )
             return
         if not message.content and not self.client.intents.message_content:
             await self.send_private(where, [private(NO_CONTENT, kind=Kind.ERROR)])
@@ -381,7 +405,15 @@ class DiscordBot(ChatAdapter[Where]):
             body["reference"] = discord.MessageReference(
                 message_id=int(where.thread), channel_id=channel.id, fail_if_not_exists=False
             )
-        sent = await channel.send(**body)
+        try:
+            sent = await channel.send(**body)
+        except discord.Forbidden:
+            # Not allowed to post there: the person who reacted hears of it, with the card.
+            if reply.card is None:
+                raise
+            note = CANNOT_POST.format(number=reply.card.number)
+            await self._dm(where.caller.user, render.message([private(note), reply]))
+            return None
         return str(sent.channel.id), str(sent.id)
 
     async def send_private(self, where: Where, replies: list[Reply]) -> None:
@@ -390,12 +422,14 @@ class DiscordBot(ChatAdapter[Where]):
             return
         worth = [r for r in replies if r.kind in _WORTH_A_DM]
         if worth:
-            try:
-                dm = await self.client.http.start_private_message(int(where.caller.user))
-                channel = self.client.get_partial_messageable(int(dm["id"]))
-                await channel.send(**render.message(worth))
-            except discord.HTTPException as error:  # they do not take DMs: nothing else to do
-                log.info("could not DM %s: %s", where.caller.user, error)
+            await self._dm(where.caller.user, render.message(worth))
+
+    async def _dm(self, user: str, body: dict[str, Any]) -> None:
+        try:
+            dm = await self.client.http.start_private_message(int(user))
+            await self.client.get_partial_messageable(int(dm["id"])).send(**body)
+        except discord.HTTPException as error:  # they do not take DMs: nothing else to do
+            log.info("could not DM %s: %s", user, error)
 
     async def upload_private(self, where: Where, reply: Reply) -> None:
         """Nothing to do: on Discord a private reply carries its files itself."""

@@ -155,7 +155,9 @@ def reply_message(reply: Reply) -> dict[str, Any]:
 
 
 class FeedbackForm(discord.ui.Modal):
-    """``/feedback`` alone: the text in a form."""
+    """``/feedback`` alone: the text in a form. Its submission is answered by
+    ``DiscordBot.on_interaction`` from the submitted data alone, so a form sent before
+    a restart (or filled in slowly) is still logged."""
 
     def __init__(self, form: Form) -> None:
         super().__init__(title=cut(form.title, 45), timeout=900, custom_id=FORM_ID)
@@ -165,5 +167,19 @@ class FeedbackForm(discord.ui.Modal):
         )
         self.add_item(self.field)
 
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.client.lodestar_bot.on_form(interaction, self.kind, self.field.value)
+
+def submitted_text(data: Any) -> str | None:
+    """The first text input's value in a modal submission's data, however nested."""
+    if isinstance(data, dict):
+        if isinstance(data.get("value"), str):
+            return data["value"]
+        for key in ("components", "component"):
+            found = submitted_text(data.get(key))
+            if found is not None:
+                return found
+    if isinstance(data, list):
+        for part in data:
+            found = submitted_text(part)
+            if found is not None:
+                return found
+    return None

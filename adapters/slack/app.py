@@ -335,7 +335,8 @@ class SlackBot(ChatAdapter[Where]):
         self, ack: Callable[..., Awaitable[Any]], shortcut: dict[str, Any], context: Any
     ) -> None:
         await ack()
-        if self.seen.repeat(f"trigger:{shortcut.get('trigger_id')}"):
+        trigger = shortcut.get("trigger_id")
+        if self.seen.repeat(f"trigger:{trigger}" if trigger else None):
             return
         self.tasks.spawn(self._shortcut(shortcut, context.client, context.respond))
 

@@ -357,6 +357,14 @@ def unknown_command(name: str) -> Reply:
     return private(f"I don't know /{defang(name)}; try /feedback help.", kind=Kind.ERROR)
 
 
+def no_text_to_log() -> Reply:
+    return private(
+        "That message has no text to log (only images, files or embeds): "
+        "write what it asks for with /feedback instead.",
+        kind=Kind.ERROR,
+    )
+
+
 def unknown_form() -> Reply:
     return private("That form is no longer supported.", kind=Kind.ERROR)
 

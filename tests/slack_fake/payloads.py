@@ -315,8 +315,10 @@ def message_action(
     response_url: str = UNSET_RESPONSE_URL,
     trigger_id: str | None = None,
     team_id: str = TEAM_ID,
+    with_trigger: bool = True,
 ) -> SlackRequest:
-    """A message shortcut (the "⋯ More actions" menu on a message)."""
+    """A message shortcut (the "⋯ More actions" menu on a message); ``with_trigger``
+    False leaves ``trigger_id`` out, as some proxies and old clients do."""
     msg: dict[str, Any] = {
         "type": "message",
         "user": message_user,
@@ -326,23 +328,24 @@ def message_action(
     }
     if thread_ts is not None:
         msg["thread_ts"] = thread_ts
-    return _interactive(
-        {
-            "type": "message_action",
-            "token": VERIFICATION_TOKEN,
-            "action_ts": make_ts(),
-            "team": _team(team_id),
-            "user": _user(user_id, user_name, team_id),
-            "channel": {"id": channel_id, "name": channel_name},
-            "is_enterprise_install": False,
-            "enterprise": None,
-            "callback_id": callback_id,
-            "trigger_id": trigger_id or make_trigger_id(),
-            "response_url": response_url,
-            "message_ts": message_ts,
-            "message": msg,
-        }
-    )
+    payload: dict[str, Any] = {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": make_ts(),
+        "team": _team(team_id),
+        "user": _user(user_id, user_name, team_id),
+        "channel": {"id": channel_id, "name": channel_name},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or make_trigger_id(),
+        "response_url": response_url,
+        "message_ts": message_ts,
+        "message": msg,
+    }
+    if not with_trigger:
+        del payload["trigger_id"]
+    return _interactive(payload)
 
 
 def global_shortcut(
