@@ -179,6 +179,11 @@ class Router:
         another board's, or nobody's yet (just posted, not yet remembered)."""
         return self.board.card_owner(_clean_caller(caller), channel, message_id)
 
+    def queue_redraws(self, caller: Caller, cards: list[PostedCard]) -> int:
+        """Have the outbox redraw cards this process cannot (another platform's)."""
+        found = [(c.platform, c.workspace, c.channel, c.message_id, c.card.item_id) for c in cards]
+        return self.board.queue_redraws(_clean_caller(caller), found) if found else 0
+
     def number_of(self, caller: Caller, item_id: int) -> int | None:
         """The current number of an item (by its id) on the caller's board, or None."""
         return self.board.number_of(_clean_caller(caller), item_id)

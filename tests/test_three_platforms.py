@@ -88,3 +88,29 @@ async def test_the_same_script_gives_the_same_board_everywhere(
     assert console == [(1, "shipped", 3, None), (2, "shipped", 3, 1), (3, "planned", 1, None)]
     assert slack_board == console
     assert discord_board == console
+
+
+@pytest.mark.anyio
+async def test_a_change_on_discord_redraws_the_cards_on_slack_of_a_joined_board(
+    app: Lodestar, fake: FakeSlackWebAPI, fake_discord: FakeDiscord
+) -> None:
+    import json
+
+    seed_people(fake)
+    manage = Permission.MEMBER | Permission.MANAGE_GUILD
+    async for slack in open_slack(app, fake):
+        await slack.command("Dark mode")
+        card_ts = slack.card_ts(1)
+        code_reply = await slack.command("board join", user=ADA)
+        code = json.loads(code_reply.text)["text"].split("code: ")[1].split(".")[0]
+        async for discord in open_discord(app, fake_discord):
+            await discord.command(f"board join {code}", permissions=manage)
+            voted = await discord.command("vote #1", who="bob")
+            assert voted.text.startswith("👍 Vote counted for #1: demand 2")
+            await discord.command("ship #1 live", permissions=manage)
+        await slack.bot.outbox.run_now()  # the Slack process delivers its redraws
+        await slack.bot.tasks.drain()
+        updates = [c.params for c in fake.calls_to("chat.update") if c.params["ts"] == card_ts]
+        assert updates, "the Slack card was never redrawn"
+        shown = json.dumps(updates[-1]["blocks"], ensure_ascii=False)
+        assert "shipped" in shown and "demand *2*" in shown

@@ -149,8 +149,13 @@ class ChatAdapter(abc.ABC, Generic[W]):
         await self.deliver(where, await self.core.slow(work))
 
     async def redraw(self, caller: Caller, reply: Reply) -> None:
-        """Every posted card of the groups the reply changed, on this platform."""
-        for card in await self.core.later(self.router.cards_to_redraw, caller, reply):
+        """Every posted card of the groups the reply changed: this platform's now, the
+        others' (a board joined across platforms) through the outbox."""
+        cards = await self.core.later(self.router.cards_to_redraw, caller, reply)
+        elsewhere = [c for c in cards if c.platform != self.platform]
+        if elsewhere and await self.core.later(self.router.queue_redraws, caller, elsewhere):
+            self.kick_outbox()  # delivered here too if this process serves that platform
+        for card in cards:
             if card.platform != self.platform:
                 continue
             try:

@@ -40,6 +40,8 @@ class ConsoleMessenger:
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
         thread = self.shown(to.thread) if to.thread else None
         where = f"#{to.channel}" + (f" (thread of {thread})" if thread else "")
+        if to.edit is not None:
+            where += f" (card {self.shown(to.edit)} redrawn)"
         self._emit(
             to.key,
             reply,

@@ -66,6 +66,14 @@ class DiscordMessenger:
         if found is None:
             raise Undeliverable(f"there is no channel {to.channel!r} in this server")
         channel = self.client.get_partial_messageable(found)
+        if to.edit is not None and reply.card is not None:  # redraw a card
+            try:
+                await channel.get_partial_message(int(to.edit)).edit(
+                    **render.card_message(reply.card)
+                )
+            except (discord.Forbidden, discord.NotFound) as error:
+                raise Undeliverable(f"the card is gone or out of reach ({error.code})") from error
+            return None
         body = render.reply_message(reply)
         if to.thread:
             body["reference"] = discord.MessageReference(

@@ -50,9 +50,13 @@ class SlackMessenger:
             opened = await client.conversations_open(users=to.user)
             await self._post(client, opened["channel"]["id"], reply)
 
-    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str]:
+    async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str] | None:
         client = await self.client_for(to.workspace)
         with _permanent_errors():
+            if to.edit is not None and reply.card is not None:  # redraw a card
+                body = render.card_message(reply.card, reply.card.headline or None)
+                await client.chat_update(channel=channel_id(to.channel), ts=to.edit, **body)
+                return None
             return await self._post(client, channel_id(to.channel), reply, thread=to.thread)
 
     async def _post(

@@ -7,6 +7,7 @@ them does to demand goes through ``bot.feedback.demand``.
 from __future__ import annotations
 
 import math
+import secrets
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -231,6 +232,41 @@ class BoardService:
         found = scope.uow.workspaces.items_of_message(scope.caller.platform, channel, message_id)
         mine = [number for board_id, number in found if board_id == scope.board_id]
         return CardOwner(mine[0]) if mine else CardOwner(foreign=bool(found))
+
+    @requires(ANYONE)
+    def queue_redraws(self, scope: Scope, cards: list[tuple[str, str, str, str, int]]) -> int:
+        """Redraws of posted cards another process must make (another platform's cards,
+        after a board join): (platform, workspace, channel, message id, item id) each,
+        queued in the outbox; the card is drawn when the redraw is delivered."""
+        workspaces = {
+            (w.platform, w.external_id): w for w in scope.uow.workspaces.of_board(scope.board_id)
+        }
+        stamp = f"{self.clock.now():%Y%m%dT%H%M%S.%f}-{secrets.token_hex(4)}"  # each change
+        queued = 0
+        for platform, workspace, channel, message_id, item_id in cards:
+            found = workspaces.get((platform, workspace))
+            if found is None:
+                continue
+            queued += scope.uow.outbox.enqueue(
+                scope.board_id,
+                f"redraw:{found.id}:{channel}:{message_id}:{stamp}"[:200],
+                "redraw",
+                {
+                    "kind": "redraw",
+                    "workspace_id": found.id,
+                    "channel": channel,
+                    "message_id": message_id,
+                    "item_id": item_id,
+                },
+                self.clock.now(),
+            )
+        return queued
+
+    @requires(ANYONE)
+    def item_by_id(self, scope: Scope, item_id: int) -> ItemView | None:
+        """An item of the caller's board by its id (None: not on it)."""
+        found = scope.repo.items_by_ids([item_id]).get(item_id)
+        return None if found is None else item_view(scope, found)
 
     @requires(ANYONE)
     def number_of(self, scope: Scope, item_id: int) -> int | None:

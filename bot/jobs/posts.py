@@ -1,5 +1,6 @@
-"""The content of scheduled posts, made when the dispatcher delivers them: the digest
-of the 24 hours to its slot, and the weekly chart of the week that closed."""
+"""The content of queued posts, made when the dispatcher delivers them: the digest of
+the 24 hours to its slot, the weekly chart of the week that closed, and a card
+redrawn on another platform as its item is now."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from bot.context import system_caller
 from bot.errors import UserError
+from bot.feedback.presenter import card, logged
 from bot.notify.dispatcher import Renderer
 from bot.notify.ports import Undeliverable
 from bot.nsm.reports import digest, weekly_chart
@@ -18,6 +20,8 @@ from storage.uow import Database
 
 
 def renderers(db: Database, nsm: NsmService, watcher: AlertWatcher) -> dict[str, Renderer]:
+    board = nsm.feedback
+
     def caller_of(payload: dict[str, Any]):  # type: ignore[no-untyped-def]
         with db.uow() as uow:
             workspace = uow.workspaces.by_id(int(payload["workspace_id"]))
@@ -43,4 +47,10 @@ def renderers(db: Database, nsm: NsmService, watcher: AlertWatcher) -> dict[str,
             attachments=[Attachment("north-star.png", chart.png, "image/png", name)],
         )
 
-    return {"digest": daily, "weekly_chart": weekly}
+    def redraw(payload: dict[str, Any]) -> Reply:
+        view = board.item_by_id(caller_of(payload), int(payload["item_id"]))
+        if view is None:  # the item left this board (it joined another): nothing to draw
+            raise Undeliverable("the item is no longer on this board")
+        return public(logged(view), kind=Kind.INFO, card=card(view), posts_card=True)
+
+    return {"digest": daily, "weekly_chart": weekly, "redraw": redraw}

@@ -307,6 +307,7 @@ class Dispatcher:
             payload.get("thread"),
             key,
             job,
+            payload.get("message_id") if payload.get("kind") == "redraw" else None,
         )
         kind = payload.get("kind")
         if kind == posts.KIND:

@@ -40,6 +40,7 @@ class ChannelPost:
     thread: str | None = None  # post as a reply in this message's thread
     key: str = ""
     job: str = ""
+    edit: str | None = None  # not a new post: redraw this message (an item's card)
 
     @property
     def nonce(self) -> str:
@@ -74,5 +75,6 @@ class Messenger(Protocol):
         never can be."""
 
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str] | None:
-        """Post in a channel or a thread; raise as ``send_direct`` does. Returns
-        (channel id, message id) where the platform says."""
+        """Post in a channel or a thread — or, when ``to.edit`` names a message, redraw
+        that card with ``reply.card``; raise as ``send_direct`` does. Returns (channel
+        id, message id) of a new post where the platform says."""
