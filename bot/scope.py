@@ -78,6 +78,11 @@ class Scope:
     def board_id(self) -> int:
         return self.workspace.board_id
 
+    @property
+    def is_admin(self) -> bool:
+        """Whether the caller is a board admin here (for what admins alone may see)."""
+        return Scopes.is_admin_in(self.uow, self.workspace, self.caller)
+
     def item(self, number: int) -> Item:
         item = self.repo.item(number)
         if item is None:
@@ -118,7 +123,7 @@ class Scopes:
             try:
                 with self.db.reader() if reads else self.db.uow() as uow:
                     scope = self._scope(uow, caller)
-                    if privilege is ADMIN and not self._is_admin(uow, scope.workspace, caller):
+                    if privilege is ADMIN and not self.is_admin_in(uow, scope.workspace, caller):
                         raise NotAllowed(action)
                     result = use_case(scope)
                     uow.commit()
@@ -134,7 +139,7 @@ class Scopes:
 
     def is_admin(self, caller: Caller) -> bool:
         return self.run(
-            caller, ANYONE, "check admin", lambda s: self._is_admin(s.uow, s.workspace, caller)
+            caller, ANYONE, "check admin", lambda s: self.is_admin_in(s.uow, s.workspace, caller)
         )
 
     def require(self, caller: Caller, privilege: Privilege, action: str) -> None:
@@ -166,7 +171,7 @@ class Scopes:
         )
 
     @staticmethod
-    def _is_admin(uow: UnitOfWork, workspace: Workspace, caller: Caller) -> bool:
+    def is_admin_in(uow: UnitOfWork, workspace: Workspace, caller: Caller) -> bool:
         if caller.is_platform_admin:
             return True
         # Stable user ids only: a display name can be taken by anyone.

@@ -227,3 +227,12 @@ def test_muted_people_are_skipped_not_sent(app: Lodestar, muted: bool) -> None:
     app.identity.set_muted(Caller("console", "acme", "bo", "bo"), muted)
     report = asyncio.run(Dispatcher(app.db, {"console": platform}, app.clock).run_once())
     assert (report.sent, report.skipped, report.failed) == (1, 1, 1)
+
+
+def test_admins_see_how_a_ships_notices_went(app: Lodestar) -> None:
+    _ship_to_three(app)  # ana, bo and "gone", who cannot be reached
+    asyncio.run(Dispatcher(app.db, {"console": RecordingPlatform()}, app.clock).run_once())
+    shown = app.router.command(PM, "feedback", "show #1")[0]
+    assert "Ship notices: notified 2 of 3; 1 could not be reached" in shown.text
+    ana = Caller("console", "acme", "ana", "ana")
+    assert "Ship notices" not in app.router.command(ana, "feedback", "show #1")[0].text

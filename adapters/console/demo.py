@@ -7,7 +7,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from adapters.console import demo_metrics as metrics
 from adapters.console.demo_data import (
@@ -98,6 +100,13 @@ def seed_metrics(app: Lodestar, weeks: list, out: Path) -> tuple[int, int]:  # t
     return snapshots, events.added
 
 
+def next_morning(now: datetime) -> datetime:
+    """09:00 in Paris on the day after ``now``: when the demo's digest is due."""
+    paris = ZoneInfo("Europe/Paris")
+    day = now.astimezone(paris).date() + timedelta(days=1)
+    return datetime.combine(day, dt_time(9), tzinfo=paris)
+
+
 def run_demo(db: str | None, out: Path, echo: Callable[[str], None]) -> None:
     started = time.perf_counter()
     now = datetime.now(UTC)
@@ -122,6 +131,9 @@ def run_demo(db: str | None, out: Path, echo: Callable[[str], None]) -> None:
         session.run_jobs()
         echo("")
         session.run(SCRIPT.splitlines())
+        morning = next_morning(now)
+        echo(f"\nThe next morning, {morning:%A %d %B at %H:%M} in Paris, the scheduler posts:")
+        session.feed(f":run-jobs {morning.isoformat()}")
         admin = person("Priya Nair", admin=True)
         export = out / "feedback.csv"
         export.write_text(to_csv(app.board.export(admin)), encoding="utf-8")

@@ -54,6 +54,12 @@ owner = "Platform"
 
 [digest]
 channel = "metrics"
+time = "09:00"              # posted every morning by the scheduler
+timezone = "Europe/Paris"
+
+[weekly_chart]
+weekday = "monday"
+time = "09:30"
 
 [[alerts]]
 name = "editors-drop"

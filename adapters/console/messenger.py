@@ -34,7 +34,7 @@ class ConsoleMessenger:
                 "workspace": to.workspace,
                 "text": reply.text,
             },
-            f"  → DM to {to.name}: {reply.text}",
+            f"  → DM to {to.name}: {_indented(reply.text)}",
         )
 
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> None:
@@ -52,7 +52,7 @@ class ConsoleMessenger:
                 "workspace": to.workspace,
                 "text": reply.text,
             },
-            f"  → {where}: {reply.text}",
+            f"  → {where}: {_indented(reply.text)}",
         )
 
     async def delivered(self, to: Recipient | ChannelPost, reply: Reply) -> bool:
@@ -71,3 +71,8 @@ class ConsoleMessenger:
         self.sent.append(record)
         self._keys.add(key)
         self.write(json.dumps(record, ensure_ascii=False) if self.as_json else line)
+
+
+def _indented(text: str) -> str:
+    """A post's later lines under its first, as the console shows replies."""
+    return "\n    ".join(text.splitlines() or [""])

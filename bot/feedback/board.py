@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import secrets
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.clock import Clock
@@ -22,6 +22,7 @@ from bot.feedback.suggest import DuplicateFinder
 from bot.feedback.views import (
     Backers,
     Captured,
+    Delivery,
     ItemView,
     Page,
     ShipOutcome,
@@ -329,7 +330,18 @@ class BoardService:
 
     @requires(ANYONE)
     def show(self, scope: Scope, number: int) -> ItemView:
-        return _detail(scope, scope.item(number))
+        view = _detail(scope, scope.item(number))
+        if view.status != "shipped" or not scope.is_admin:
+            return view
+        head = view.head or view.number
+        head_id = scope.item(head).id
+        states = scope.uow.outbox.counts_for(scope.board_id, f"ship:{head_id}:person:")
+        delivery = Delivery(
+            notified=states.get("sent", 0),
+            unreachable=states.get("failed", 0),
+            pending=states.get("queued", 0) + states.get("sending", 0),
+        )
+        return replace(view, delivery=delivery)
 
     @requires(ANYONE)
     def who(self, scope: Scope, number: int) -> Backers:

@@ -163,6 +163,14 @@ def detail(view: ItemView) -> Reply:
                 f" (author {defang(source.author)}){link}",
             )
         )
+    if view.delivery is not None:
+        d = view.delivery
+        line = f"notified {d.notified:,} of {d.total:,}"
+        if d.unreachable:
+            line += f"; {d.unreachable:,} could not be reached"
+        if d.pending:
+            line += f"; {d.pending:,} on their way"
+        fields.append(("Ship notices", line))
     for status, note, at in view.history:
         fields.append(("History", f"{at:%Y-%m-%d} {status}" + (f": {quote(note)}" if note else "")))
     text = f"#{view.number} {quote(view.text, 1000)}\n" + "\n".join(f"{k}: {v}" for k, v in fields)

@@ -37,6 +37,21 @@ class ItemView:
     history: tuple[tuple[str, str | None, datetime], ...] = ()
     #: The item's id: unlike its number, it never changes (a board join renumbers).
     id: int = 0
+    #: For admins, once shipped: the ship DMs' fate.
+    delivery: Delivery | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a ship's DMs went: notified, could not be reached, still on their way."""
+
+    notified: int
+    unreachable: int
+    pending: int
+
+    @property
+    def total(self) -> int:
+        return self.notified + self.unreachable + self.pending
 
 
 @dataclass(frozen=True)
