@@ -503,6 +503,49 @@ def serve_slack(
     serve(port=port, socket_mode=socket_mode, db=db)
 
 
+@app.command()
+def scheduler(
+    tick: Annotated[float, typer.Option(help="Seconds between two looks at the clock.")] = 30.0,
+    clock_start: Annotated[
+        str | None,
+        typer.Option(help="For tests: start the clock at this ISO time …", hidden=True),
+    ] = None,
+    clock_speed: Annotated[
+        float, typer.Option(help="… and run it this many times faster.", hidden=True)
+    ] = 1.0,
+    until: Annotated[
+        str | None, typer.Option(help="For tests: stop once the clock passes this.", hidden=True)
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Post what is due: each workspace's daily digest and weekly chart, alerts, and
+    the outbox's notices (the Procfile's clock process; safe to run twice)."""
+    import asyncio
+    import logging
+
+    from adapters.scheduler import run_scheduler, simulated_clock, until_of
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    lodestar = _open(db)
+    clock = simulated_clock(clock_start, clock_speed)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_scheduler(lodestar, tick=tick, clock=clock, until=until_of(until)))
+
+
+@app.command()
+def run(
+    port: Annotated[int | None, typer.Option(help="Slack's HTTP port (default: $PORT).")] = None,
+    db: DbOption = None,
+) -> None:
+    """One process for a small team: Slack and Discord (those whose tokens are set)
+    and the scheduler, on SQLite by default."""
+    from adapters.run import run_all
+
+    run_all(port=port, db=db)
+
+
 @serve_app.command("discord")
 def serve_discord(db: DbOption = None) -> None:
     """Serve Discord over the gateway with DISCORD_TOKEN: /feedback, /nsm, 💡, 👍, buttons."""

@@ -55,7 +55,8 @@ class DiscordMessenger:
         try:
             dm = await self.client.http.start_private_message(int(to.user))
             channel = self.client.get_partial_messageable(int(dm["id"]))
-            await channel.send(**render.message([reply]))
+            # The nonce makes a resend after a crash the same message (Discord dedupes it).
+            await channel.send(**render.message([reply]), nonce=to.nonce if to.key else None)
         except (discord.Forbidden, discord.NotFound) as error:
             if error.code in _NEVER:
                 raise Undeliverable(_NEVER[error.code]) from error
@@ -79,6 +80,8 @@ class DiscordMessenger:
             body["reference"] = discord.MessageReference(
                 message_id=int(to.thread), channel_id=found, fail_if_not_exists=False
             )
+        if to.key:
+            body["nonce"] = to.nonce
         try:
             sent = await channel.send(**body)
         except (discord.Forbidden, discord.NotFound) as error:

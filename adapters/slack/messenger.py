@@ -16,8 +16,10 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import Engine
 
 from adapters.slack import render
+from adapters.slack.settings import SlackSettings
 from bot.notify.ports import ChannelPost, Recipient, Undeliverable
 from bot.replies import Reply
 
@@ -48,7 +50,28 @@ class SlackMessenger:
         client = await self.client_for(to.workspace)
         with _permanent_errors():
             opened = await client.conversations_open(users=to.user)
-            await self._post(client, opened["channel"]["id"], reply)
+            await self._post(client, opened["channel"]["id"], reply, key=to.key)
+
+    async def delivered(self, to: Recipient | ChannelPost, reply: Reply) -> bool:
+        """Whether a notice already reached Slack: every notice carries its key in the
+        message's metadata, so the conversation's recent history says."""
+        if not to.key:
+            return False
+        client = await self.client_for(to.workspace)
+        if isinstance(to, Recipient):
+            opened = await client.conversations_open(users=to.user)
+            channel = opened["channel"]["id"]
+        else:
+            channel = channel_id(to.channel)
+        window: dict[str, Any] = {"channel": channel, "limit": 50, "include_all_metadata": True}
+        if isinstance(to, ChannelPost) and to.thread:
+            found = await client.conversations_replies(ts=to.thread, **window)
+        else:
+            found = await client.conversations_history(**window)
+        return any(
+            ((m.get("metadata") or {}).get("event_payload") or {}).get("key") == to.key
+            for m in found.get("messages") or []
+        )
 
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str] | None:
         client = await self.client_for(to.workspace)
@@ -57,20 +80,60 @@ class SlackMessenger:
                 body = render.card_message(reply.card, reply.card.headline or None)
                 await client.chat_update(channel=channel_id(to.channel), ts=to.edit, **body)
                 return None
-            return await self._post(client, channel_id(to.channel), reply, thread=to.thread)
+            return await self._post(
+                client, channel_id(to.channel), reply, thread=to.thread, key=to.key
+            )
 
     async def _post(
-        self, client: AsyncWebClient, channel: str, reply: Reply, thread: str | None = None
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        reply: Reply,
+        thread: str | None = None,
+        key: str = "",
     ) -> tuple[str, str]:
         body: dict[str, Any] = render.message([reply])
         if reply.card is not None and reply.posts_card:
             body = render.card_message(reply.card, reply.text)
+        if key:  # so a notice in doubt after a crash can be found (``delivered``)
+            body["metadata"] = {"event_type": NOTICE_EVENT, "event_payload": {"key": key}}
         posted = await client.chat_postMessage(
             channel=channel, thread_ts=thread, unfurl_links=False, **body
         )
         if reply.attachments:
             await upload(client, posted["channel"], reply, thread=thread)
         return posted["channel"], posted["ts"]
+
+
+#: The metadata event type of Lodestar's notices.
+NOTICE_EVENT = "lodestar_notice"
+
+
+def standalone_messenger(settings: SlackSettings, engine: Engine) -> SlackMessenger:
+    """A messenger for a process that serves no Slack requests (the scheduler): the bot
+    token, or with OAuth each workspace's installed token."""
+    from adapters.slack.app import make_client
+
+    client = make_client(settings, None if settings.oauth else settings.bot_token)
+    if not settings.oauth:
+
+        async def token_client(_team: str) -> AsyncWebClient:
+            return client
+
+        return SlackMessenger(token_client)
+    from adapters.slack.oauth import oauth_settings
+
+    store = oauth_settings(settings, engine).installation_store
+
+    async def installed(team: str) -> AsyncWebClient:
+        bot = await store.async_find_bot(enterprise_id=None, team_id=team)
+        if bot is None:
+            raise Undeliverable(f"Lodestar is not installed in Slack workspace {team}")
+        return AsyncWebClient(
+            token=bot.bot_token, base_url=client.base_url, retry_handlers=client.retry_handlers
+        )
+
+    return SlackMessenger(installed)
 
 
 #: Web API errors that say a notice can never be delivered.

@@ -240,6 +240,12 @@ class RestApi:
             if str(recipients[0].get("id")) in self.world.dm_blocked:
                 raise fail(CANNOT_DM)
         validation.check_message(r.body, files=len(r.files))
+        nonce = r.body.get("nonce")
+        if nonce is not None and r.body.get("enforce_nonce"):
+            # Discord: the same nonce in the same channel within minutes is the same message.
+            for sent in reversed(self.world.history(str(channel["id"]))):
+                if sent.get("nonce") == nonce:
+                    return sent
         message = self.world.new_message(channel, r.body, r.files)
         self.world.store(message)
         self.echo_message("MESSAGE_CREATE", message)
