@@ -54,6 +54,7 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark("events-import-sqlite", "events_import.py"),
     Benchmark("events-import-postgresql", "events_import.py", ("--pg",)),
     Benchmark("discord-ack", "discord_ack.py"),
+    Benchmark("fanout", "fanout.py"),
     Benchmark(
         "alerts-nab",
         "alerts_nab.py",

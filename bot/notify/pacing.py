@@ -22,38 +22,33 @@ MARGIN = 0.98
 
 
 class Pace:
-    """At most ``per_second`` starts a second, evenly spaced (``burst`` 1) and a hair
-    under: no one-second window, wherever it falls, holds more than ``per_second``."""
+    """At most ``per_second`` starts a second, a hair under: starts are given evenly
+    spaced slots, and a start that came late (a sleep oversleeps) does not push the
+    later slots back, so the rate holds over a fan-out instead of sagging. Slots are
+    not banked while idle: no burst after a quiet spell."""
 
     def __init__(
-        self,
-        per_second: float,
-        seconds: Seconds = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        burst: float = 1,
+        self, per_second: float, seconds: Seconds = time.monotonic, sleep: Sleep = asyncio.sleep
     ) -> None:
         if per_second <= 0:
             raise ValueError("a pace needs a positive rate")
         self.rate = per_second * MARGIN
-        self.burst = max(1.0, burst)
+        self.interval = 1 / self.rate
         self.seconds = seconds
         self.sleep = sleep
-        self._tokens = self.burst
-        self._last = seconds()
+        self._next = seconds()
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
         async with self._lock:
-            while True:
-                now = self.seconds()
-                elapsed = max(0.0, now - self._last)
-                self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
-                self._last = now
-                if self._tokens >= 1 - _EPSILON:  # clocks tick in microseconds: round
-                    self._tokens -= 1
-                    return
-                await self.sleep(max((1 - self._tokens) / self.rate, 1e-6))
+            now = self.seconds()
+            if self._next < now - self.interval:  # idle: start afresh, no saved-up slots
+                self._next = now
+            wait = self._next - now
+            if wait > _EPSILON:
+                await self.sleep(wait)
+            self._next += self.interval
 
     def slow_down(self, seconds: float) -> None:
-        """The platform said to wait: take the next ``seconds`` worth of tokens away."""
-        self._tokens = min(self._tokens, 0) - seconds * self.rate
+        """The platform said to wait: the next slot is that far away."""
+        self._next = max(self._next, self.seconds()) + seconds
