@@ -40,7 +40,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 #: How many times a use case runs before a lost race is reported as busy.
-ATTEMPTS = 4
+ATTEMPTS = 8
 #: SQLSTATEs of a transaction that lost a race and may simply run again.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 
@@ -134,7 +134,7 @@ class Scopes:
                 log.info("attempt %d of %s lost a race: %s", attempt, action, error.orig)
                 if attempt == self.attempts:
                     raise Busy() from error
-                time.sleep(random.uniform(0.005, 0.03) * attempt)
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")
 
     def is_admin(self, caller: Caller) -> bool:

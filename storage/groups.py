@@ -10,7 +10,7 @@ span boards.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -51,22 +51,30 @@ class GroupRepository:
     # -- locks ------------------------------------------------------------------
 
     def lock_heads(self, *head_ids: int) -> None:
-        """Row-lock group heads, always in id order."""
+        """Row-lock group heads, always in id order. ``FOR NO KEY UPDATE``: it does not
+        conflict with the ``KEY SHARE`` locks that inserting votes and backers takes on
+        the item rows they point at, so foreign keys add no waits of their own."""
         for head_id in sorted(set(head_ids)):
-            self.session.execute(select(Item.id).where(Item.id == head_id).with_for_update()).all()
+            self.session.execute(
+                select(Item.id).where(Item.id == head_id).with_for_update(key_share=True)
+            ).all()
 
-    def try_lock_group(self, item_id: int, head_id: int) -> int:
-        """Lock ``head_id`` if it is still the item's head and return it; otherwise
-        release that lock at once (the savepoint's rollback frees it) and return the
-        item's head as it is now, for the caller to try again."""
-        savepoint = self.session.begin_nested()
-        self.lock_heads(head_id)
-        current = self.head_of(item_id)
-        if current == head_id:
-            savepoint.commit()
-        else:
+    def lock_stable(self, heads: Callable[[], set[int]]) -> set[int]:
+        """Lock the heads ``heads()`` names and return them, once what it names holds
+        still with them locked. Between reading heads and locking them a merge or an
+        unmerge may move an item: then the locks just taken are let go at once (the
+        savepoint's rollback frees them) and it starts again, so a change never holds
+        a lock out of order or works under a stale one."""
+        wanted = heads()
+        while True:
+            savepoint = self.session.begin_nested()
+            self.lock_heads(*wanted)
+            current = heads()
+            if current <= wanted:
+                savepoint.commit()
+                return current
             savepoint.rollback()
-        return current
+            wanted = current
 
     def number_of(self, item_id: int) -> int:
         return int(self.session.scalar(select(Item.number).where(Item.id == item_id)) or 0)

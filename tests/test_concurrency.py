@@ -164,3 +164,50 @@ def test_a_vote_whose_item_changed_group_meanwhile_takes_locks_in_order(app: Lod
             unmerge_uow.commit()
             assert voting.result(timeout=30) == stale.id  # #2 heads its own group again
         vote_uow.rollback()
+
+
+def test_a_merge_that_read_a_stale_head_locks_the_real_one(
+    app: Lodestar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """merge #2 into #3 reads #2 while it is merged into #1; #2 is unmerged before the
+    merge locks anything, and a vote on #2 runs meanwhile. The merge must lock #2 (its
+    head now), not #1, so the vote and the merge take turns and demand stays exact."""
+    import threading
+
+    from storage.groups import GroupRepository
+
+    if app.db.dialect != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: no row locks to order")
+    boss = Caller("console", "acme", "boss", "boss", is_platform_admin=True)
+    for text in ("alpha one", "bravo two", "charlie three"):
+        app.board.capture(person("seed"), text)
+    app.merges.merge(boss, 2, 1)
+    lock_heads, add_backing = GroupRepository.lock_heads, GroupRepository.add_backing
+
+    def slow_lock(self: GroupRepository, *ids: int) -> None:
+        if threading.current_thread().name == "merger":
+            time.sleep(0.6)  # between reading #2 and locking its group
+        lock_heads(self, *ids)
+
+    def slow_backing(self: GroupRepository, head: int, who: int, delta: int) -> int:
+        weight = add_backing(self, head, who, delta)
+        if threading.current_thread().name == "voter":
+            time.sleep(0.6)  # the vote's transaction still open
+        return weight
+
+    monkeypatch.setattr(GroupRepository, "lock_heads", slow_lock)
+    monkeypatch.setattr(GroupRepository, "add_backing", slow_backing)
+    merger = threading.Thread(target=app.merges.merge, args=(boss, 2, 3), name="merger")
+    merger.start()
+    time.sleep(0.2)
+    app.merges.unmerge(boss, 2)
+    voter = threading.Thread(target=app.board.vote, args=(person("val"), 2), name="voter")
+    voter.start()
+    merger.join()
+    voter.join()
+    monkeypatch.undo()
+    assert sorted(app.board.who(person("x"), 3).people) == ["seed", "val"]
+    assert app.board.show(person("x"), 3).demand == 2
+    assert app.router.command(person("val"), "feedback", "unvote #2")[0].text.startswith(
+        "Vote removed from #2"
+    )

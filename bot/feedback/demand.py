@@ -32,8 +32,10 @@ How each change moves them:
   theirs on one item become one vote.
 
 Locks (PostgreSQL; SQLite serializes writers): a change locks the heads of the
-groups it touches, always in ascending id order and all at once, so two changes
-can never wait for each other in a circle.
+groups it touches, in ascending id order and all at once, and checks they are still
+the heads once locked (else it lets go and starts again), so two changes never wait
+for each other in a circle and none works under a stale lock. What is left (a
+foreign key's lock) is retried by ``bot.scope`` as a lost race.
 """
 
 from __future__ import annotations
@@ -57,17 +59,12 @@ def new_group(
 
 
 def lock_group(groups: GroupRepository, item: Item) -> int:
-    """Lock the item's group and return its head. If a merge moved the item to
-    another group meanwhile, let go of the old lock before taking the new one."""
-    head = item.head_id or item.id
+    """Lock the item's group and return its head (the head as it is once locked)."""
     if not groups.needs_row_locks:
-        return head
-    while True:
-        current = groups.try_lock_group(item.id, head)
-        if current == head:
-            groups.refresh(item)
-            return head
-        head = current
+        return item.head_id or item.id
+    (head,) = groups.lock_stable(lambda: {groups.head_of(item.id)})
+    groups.refresh(item)
+    return head
 
 
 def vote(groups: GroupRepository, item: Item, person_id: int, *, add: bool, now: datetime) -> bool:
@@ -93,8 +90,9 @@ def merge(groups: GroupRepository, item: Item, target: Item, by_id: int, now: da
     """Merge ``item``'s group into ``target``'s; refuse what would break a group."""
     if item.id == target.id:
         raise MergeRefused(f"#{item.number} can't be merged into itself.")
-    groups.lock_heads(item.head_id or item.id, target.head_id or target.id)
-    groups.refresh(item, target)
+    if groups.needs_row_locks:
+        groups.lock_stable(lambda: {groups.head_of(item.id), groups.head_of(target.id)})
+        groups.refresh(item, target)
     if target.head_id == item.id:
         raise MergeRefused(
             f"#{target.number} is already merged into #{item.number}: "
@@ -139,7 +137,8 @@ def unmerge(groups: GroupRepository, item: Item, by_id: int, now: datetime) -> i
 def fold_person(groups: GroupRepository, keep_id: int, gone_id: int) -> None:
     """Person ``gone_id`` becomes ``keep_id``: fold their backings and votes so that
     nobody counts twice anywhere."""
-    groups.lock_heads(*groups.groups_backed_by(keep_id, gone_id))
+    if groups.needs_row_locks:
+        groups.lock_stable(lambda: set(groups.groups_backed_by(keep_id, gone_id)))
     for row in groups.backings_of(gone_id):
         kept = groups.backing(row.head_id, keep_id)
         if kept is None:
