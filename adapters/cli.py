@@ -57,15 +57,33 @@ def _options(
         os.environ["LODESTAR_CONFIG"] = str(config)
 
 
-def _open(db: str | None):  # type: ignore[no-untyped-def]
+def _open(db: str | None, *, existing: bool = False):  # type: ignore[no-untyped-def]
+    """The core on the database; one line and exit 2 when it cannot be opened. With
+    ``existing``, an SQLite file must already be there: an operator's typo in a path
+    must not quietly start a new, empty database."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
     from bot.app import Lodestar, SchemaOutOfDate, find_config
     from bot.nsm.config import ConfigError
+    from storage.db import database_url
 
+    url = database_url(db)
+    if existing and url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise _fail(
+                f"There is no database at {path} (a typo in --db or DATABASE_URL?); "
+                "`lodestar db upgrade` creates one."
+            )
     try:
         return Lodestar.open(db, config=find_config())
     except (SchemaOutOfDate, ConfigError, FileNotFoundError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from error
+    except (ArgumentError, SQLAlchemyError, ModuleNotFoundError, OSError, ValueError) as error:
+        where = url.split("@")[-1]
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0][:200]
+        raise _fail(f"Could not open the database {where}: {reason}") from error
 
 
 def _fail(message: str) -> typer.Exit:
@@ -181,7 +199,7 @@ def export_feedback(
     target = None
     if out is not None:
         target = _writable(out / f"feedback.{fmt}" if out.is_dir() else out, force)
-    lodestar = _open(db)
+    lodestar = _open(db, existing=True)
     caller = _resolve_workspace(lodestar, workspace)
     if caller is None:
         raise _fail("There are no workspaces yet, so no board to export.")
@@ -248,7 +266,7 @@ def _edit_admins(
     from bot.errors import UserError
     from bot.tenants import describe
 
-    lodestar = _open(db)
+    lodestar = _open(db, existing=True)
     found = _workspace(lodestar, workspace, platform)
     try:
         admins = lodestar.settings.configure_admins(found.id, add, remove)
@@ -314,7 +332,7 @@ def nsm_why(
     from bot.nsm.numbers import json_ready
     from bot.nsm.presenter import why
 
-    lodestar = _open(db)
+    lodestar = _open(db, existing=True)
     try:
         result = lodestar.nsm.why(week, _resolve_workspace(lodestar, workspace))
     except UserError as error:
@@ -352,7 +370,7 @@ def metrics_import(
         )
         count = lodestar.nsm.import_snapshots(rows, "csv", f"csv:{file.name}")
     lodestar.watch()
-    typer.echo(f"Imported {count} values from {file.name}.")
+    typer.echo(f"Imported {count} value{'' if count == 1 else 's'} from {file.name}.")
 
 
 @events_app.command("import")
@@ -464,7 +482,7 @@ def digest(
         raise _fail(f"{out} is a file: --out takes a directory for digest.txt and north-star.png.")
     for name in ("digest.txt", "north-star.png"):
         _writable(out / name, force)
-    lodestar = _open(db)
+    lodestar = _open(db, existing=True)
     now = lodestar.clock.now()
     try:
         at = check_moment(parse_moment(date, day_hour=9), now) if date else now

@@ -102,7 +102,8 @@ class Router:
 
     def line(self, caller: Caller, line: str) -> list[Reply]:
         """A whole slash-command line, as typed: ``/feedback vote #3``."""
-        name, _, rest = line.lstrip().partition(" ")
+        parts = line.strip().split(maxsplit=1)  # a tab or two spaces separate too
+        name, rest = [*parts, "", ""][:2]
         return self.command(caller, name, rest)
 
     def reaction(

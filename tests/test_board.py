@@ -297,7 +297,7 @@ def test_export_replies_with_a_csv_file(chat: Chat) -> None:
     assert reply["attachments"] == [
         {"filename": "feedback.csv", "mime": "text/csv", "bytes": reply["attachments"][0]["bytes"]}
     ]
-    assert reply["text"] == "The board as CSV: 1 items."
+    assert reply["text"] == "The board as CSV: 1 item."
 
 
 def test_feedback_of_invisible_characters_only_is_empty(chat: Chat) -> None:

@@ -179,8 +179,8 @@ def test_a_merge_that_read_a_stale_head_locks_the_real_one(
     if app.db.dialect != "postgresql":
         pytest.skip("SQLite runs one writer at a time: no row locks to order")
     boss = Caller("console", "acme", "boss", "boss", is_platform_admin=True)
-    for text in ("alpha one", "bravo two", "charlie three"):
-        app.board.capture(person("seed"), text)
+    for idea in ("alpha one", "bravo two", "charlie three"):
+        app.board.capture(person("seed"), idea)
     app.merges.merge(boss, 2, 1)
     lock_heads, add_backing = GroupRepository.lock_heads, GroupRepository.add_backing
 

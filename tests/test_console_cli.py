@@ -192,10 +192,25 @@ def test_one_line_with_dash_c(tmp_path: Path) -> None:
 
 
 def test_unknown_workspace_export_is_a_clear_error(tmp_path: Path) -> None:
+    typo = run_cli("export", "feedback", "--workspace", "nope", db=tmp_path / "x.db")
+    assert (typo.returncode, typo.stderr.strip()) == (
+        2,
+        f"There is no database at {tmp_path / 'x.db'} (a typo in --db or DATABASE_URL?); "
+        "`lodestar db upgrade` creates one.",
+    )
+    assert not (tmp_path / "x.db").exists()  # an operator's typo creates nothing
+    assert run_cli("db", "upgrade", db=tmp_path / "x.db").returncode == 0
     done = run_cli("export", "feedback", "--workspace", "nope", db=tmp_path / "x.db")
     assert (done.returncode, done.stderr.strip()) == (
         2, "There is no workspace “nope”. Workspaces: none yet."
     )
+    for db in ("garbage", "mysql://x", str(tmp_path)):
+        bad = subprocess.run(
+            [sys.executable, "-m", "adapters.cli", "export", "feedback", "--db", db],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(

@@ -185,3 +185,19 @@ def test_any_text_to_a_configured_nsm_answers_without_a_ping_or_an_error(
         assert "went wrong" not in reply.text, (words, reply.text)
         for text in _texts(reply):
             assert not LIVE_PING.search(text), (words, text)
+
+
+@pytest.mark.parametrize(
+    "line", ["top -1", "top 1e308", "list new 0", "list new -1", "list tag:", "list open tag:!"]
+)
+def test_a_number_or_tag_where_a_view_wants_one_is_an_attempt(app: Lodestar, line: str) -> None:
+    ana = Caller("console", "acme", "ana", "ana")
+    reply = app.router.command(ana, "feedback", line)[0]
+    assert reply.kind == "error" and "That looks like /feedback" in reply.text
+    assert app.board.items(ana) == []
+
+
+def test_a_tab_after_the_command_name_is_a_space(app: Lodestar) -> None:
+    ana = Caller("console", "acme", "ana", "ana")
+    app.router.line(ana, "/feedback dark mode")
+    assert app.router.line(ana, "/feedback\tvote #1")[0].text.startswith("👍 Vote counted for #1")

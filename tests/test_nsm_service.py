@@ -445,7 +445,7 @@ def test_a_spreadsheet_csv_with_a_bom_imports(tmp_path: Path) -> None:
     (tmp_path / "lodestar.toml").write_text(CONFIG)
     (tmp_path / "v.csv").write_bytes("\ufeffmetric,period,value\nwat,2026-W40,10\n".encode())
     done = run_cli("metrics", "import", "v.csv", cwd=tmp_path)
-    assert done.returncode == 0 and "Imported 1 values" in done.stdout, done.stderr
+    assert done.returncode == 0 and "Imported 1 value" in done.stdout, done.stderr
 
 
 def test_an_absurd_snooze_is_a_sentence_not_a_crash(chat: Chat) -> None:

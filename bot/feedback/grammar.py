@@ -164,6 +164,7 @@ class NearMiss(BadInput):
 
 _QUOTES = {'"': '"', "“": "”", "'": "'"}
 _ITEM_REF = re.compile(r"#\S")  # "#1", "#12x", "#²": someone meant an item
+_NUMBERISH = re.compile(r"[-+]?\d[\d.,eE+-]*")  # "100", "-1", "1e308": a number, badly
 
 
 def parse_feedback(text: str) -> Command:
@@ -189,7 +190,12 @@ def _attempted(head: str, args: list[str]) -> bool:
     but numbers."""
     if not args or head not in USAGE:
         return False
-    return any(_ITEM_REF.match(a) for a in args) or all(a.isdigit() for a in args)
+    if any(_ITEM_REF.match(a) for a in args) or all(_NUMBERISH.fullmatch(a) for a in args):
+        return True
+    # The board's views: a number or a tag where one goes is an attempt too.
+    return head in ("top", "list") and any(
+        _NUMBERISH.fullmatch(a) or a.lower().startswith("tag:") for a in args
+    )
 
 
 def _number(token: str) -> int | None:

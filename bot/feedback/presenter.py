@@ -326,7 +326,7 @@ def exporting(follow_up: Callable[[], list[Reply]]) -> Reply:
 
 def exported(views: list[ItemView], csv_text: str) -> Reply:
     return private(
-        f"The board as CSV: {len(views)} items.",
+        f"The board as CSV: {plural(len(views), 'item')}.",
         kind=Kind.EXPORT,
         attachments=[Attachment("feedback.csv", csv_text.encode(), "text/csv", "Feedback board")],
     )

@@ -13,6 +13,7 @@ from storage.uow import Database
 
 _MENTION = re.compile(r"<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>")
 _PLATFORM_ID = re.compile(r"[A-Z0-9]{6,}|[0-9]{6,}")
+_CONSOLE_ID = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 
 
 def user_id(token: str, platform: str) -> str:
@@ -23,7 +24,7 @@ def user_id(token: str, platform: str) -> str:
     mention = _MENTION.fullmatch(token)
     if mention:
         return mention.group(1)
-    if platform == "console":
+    if platform == "console" and _CONSOLE_ID.fullmatch(token):
         return token.lower()
     if _PLATFORM_ID.fullmatch(token):
         return token

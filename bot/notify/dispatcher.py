@@ -37,7 +37,7 @@ from bot.notify import posts
 from bot.notify.pacing import Pace, Seconds, Sleep
 from bot.notify.ports import ChannelPost, Messenger, Recipient, RetryAfter, Undeliverable
 from bot.replies import Kind, Reply, public
-from bot.text import quote
+from bot.text import plural, quote
 from storage.models import OutboxMessage
 from storage.uow import Database, UnitOfWork
 
@@ -348,5 +348,5 @@ def ship_thread_reply(payload: dict[str, object]) -> Reply:
 def ship_announcement(payload: dict[str, object]) -> Reply:
     n, text = payload["item_number"], quote(str(payload["text"]))
     demand = payload.get("demand")
-    backers = f" — asked for by {demand} people" if demand else ""
+    backers = f" — asked for by {plural(int(demand), 'person', 'people')}" if demand else ""
     return public(f"🚀 Shipped: #{n} “{text}”{backers}{_note(payload)}", kind=Kind.SHIP_NOTICE)

@@ -99,7 +99,9 @@ class NsmCommands:
                 )
             ]
         if head == "channel" and len(args) == 1:
-            channel = None if args[0].lower() == "off" else args[0].lstrip("#")
+            channel = None if args[0].lower() == "off" else parse_channel(args[0])
+            if channel is None and args[0].lower() != "off":
+                raise BadInput(f"“{quote(args[0], 40)}” is not a channel: write it like #metrics.")
             svc.settings.set_channel(caller, channel)
             what = f"in #{defang(channel)}" if channel else "nowhere (off)"
             return [

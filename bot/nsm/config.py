@@ -58,6 +58,7 @@ DEFAULT_ROLLUP: Rollup = "last"
 
 _METRIC_KEYS = ("name", "unit", "owner", "description", "higher_is_better", "rollup", "events")
 _NSM_KEYS = ("north_star", "inputs", "counter_metrics", "formula")
+_TOP_LEVEL = ("nsm", "metrics", "alerts", "digest", "weekly_chart")
 _EVENT_KEYS: dict[str, EventCount] = {"unique_actors_of": "unique_actors", "count_of": "events"}
 _FORMULA_SIGN = {"sum": " + ", "product": " × ", "ratio": " ÷ "}
 
@@ -200,11 +201,13 @@ def load_config(path: str | Path) -> LodestarConfig:
     """Read and validate a ``lodestar.toml`` file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # an editor's BOM is not an error
     except FileNotFoundError:
         raise ConfigError("the file does not exist.", source=str(p)) from None
     except UnicodeDecodeError:
         raise ConfigError("the file is not UTF-8 text.", source=str(p)) from None
+    except IsADirectoryError:
+        raise ConfigError("that is a directory, not a file.", source=str(p)) from None
     return parse_config(text, source=str(p))
 
 
@@ -234,6 +237,13 @@ class _Parser:
             raise self.fail(
                 "this is not valid TOML (arrays or tables are nested too deeply to read).", None
             ) from None
+        for name in data:
+            if name not in _TOP_LEVEL:
+                hint = " (did you mean [[alerts]]?)" if name == "alert" else ""
+                raise self.fail(
+                    f"unknown table or setting '{name}'{hint}; known: {', '.join(_TOP_LEVEL)}.",
+                    self.lines.table(name) or self.lines.key((), name),
+                )
         metrics_raw = data.get("metrics", {})
         if not isinstance(metrics_raw, dict):
             raise self.fail(
