@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -20,20 +19,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from storage.models import Backer, Item, MergeEvent, Vote
+from storage.repositories import BoardScoped
 from storage.statements import group_statements
 
 
-class GroupRepository:
+class GroupRepository(BoardScoped):
     def __init__(self, session: Session, board_id: int) -> None:
-        self.session = session
-        self.board_id = board_id
-        self._sql = group_statements(session.get_bind().dialect.name)
-
-    @property
-    def _core(self) -> Any:
-        """The transaction's connection: Core statements run there skip the ORM's
-        bulk-write machinery, which costs more than the statement on SQLite."""
-        return self.session.connection()
+        super().__init__(session, board_id)
+        self._sql = group_statements(self.dialect)
 
     @property
     def needs_row_locks(self) -> bool:

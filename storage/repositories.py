@@ -326,19 +326,27 @@ class PeopleRepository:
         s.flush()
 
 
-class BoardRepository:
-    """Every query here is filtered on one board."""
+class BoardScoped:
+    """A repository of one board's rows, in one session."""
 
     def __init__(self, session: Session, board_id: int) -> None:
         self.session = session
         self.board_id = board_id
-        self._sql = board_statements(session.get_bind().dialect.name)
+        self.dialect = session.get_bind().dialect.name
 
     @property
     def _core(self) -> Any:
         """The transaction's connection: Core statements run there skip the ORM's
         bulk-write machinery, which costs more than the statement on SQLite."""
         return self.session.connection()
+
+
+class BoardRepository(BoardScoped):
+    """Every query here is filtered on one board."""
+
+    def __init__(self, session: Session, board_id: int) -> None:
+        super().__init__(session, board_id)
+        self._sql = board_statements(self.dialect)
 
     # -- items ---------------------------------------------------------------
 
