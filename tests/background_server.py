@@ -2,7 +2,8 @@
 
 An aiohttp application served on 127.0.0.1 from a daemon thread with its own event loop serves
 sync and async tests alike; :class:`Notifier` lets either kind of test wait until the recorded
-state satisfies a predicate, without polling and without blocking a running event loop.
+state satisfies a predicate, without polling and without blocking a running event loop, and
+:class:`CallJournal` gives a stand-in its record of requests and the waits on it.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 
 T = TypeVar("T")
+C = TypeVar("C")  # a recorded call
+S = TypeVar("S")  # what selects calls: a method name, a route
 
 
 class Notifier:
@@ -72,6 +75,80 @@ class Notifier:
         finally:
             with self._cond:
                 self._waiters.discard(entry)
+
+
+class CallJournal(Generic[S, C]):
+    """A stand-in's record of the requests it answered, and the waits on it.
+
+    The stand-in appends to ``_calls`` under ``_lock``, notifies ``_notifier``, and says which
+    calls a spec selects (:meth:`_selects`) and how a call is named in a failure (:meth:`_label`).
+    """
+
+    _lock: threading.RLock
+    _calls: list[C]
+    _notifier: Notifier
+
+    def _selects(self, spec: S, call: C) -> bool:
+        raise NotImplementedError
+
+    def _label(self, call: C) -> str:
+        raise NotImplementedError
+
+    @property
+    def calls(self) -> list[C]:
+        """Every request so far, in arrival order (a copy), failed ones included."""
+        with self._lock:
+            return list(self._calls)
+
+    def calls_to(self, spec: S) -> list[C]:
+        """The calls `spec` selects, failed attempts included."""
+        with self._lock:
+            return [c for c in self._calls if self._selects(spec, c)]
+
+    def last(self, spec: S) -> C:
+        """The most recent call `spec` selects; AssertionError if there was none."""
+        calls = self.calls_to(spec)
+        if not calls:
+            raise AssertionError(f"no call to {spec}; calls: {self._summary()}")
+        return calls[-1]
+
+    def _matching(self, spec: S, where: Callable[[C], bool] | None) -> list[C]:
+        return [c for c in self.calls_to(spec) if where is None or where(c)]
+
+    def wait_for(
+        self,
+        spec: S,
+        count: int = 1,
+        timeout: float = 5.0,
+        where: Callable[[C], bool] | None = None,
+    ) -> list[C]:
+        """Block until ≥ `count` calls `spec` selects (matching `where`) arrived; returns them."""
+        if not self._notifier.wait(lambda: len(self._matching(spec, where)) >= count, timeout):
+            self._timeout(spec, count, timeout)
+        return self._matching(spec, where)
+
+    async def wait_for_async(
+        self,
+        spec: S,
+        count: int = 1,
+        timeout: float = 5.0,
+        where: Callable[[C], bool] | None = None,
+    ) -> list[C]:
+        """:meth:`wait_for` for async tests: awaits without blocking the test's loop."""
+        ok = await self._notifier.wait_async(
+            lambda: len(self._matching(spec, where)) >= count, timeout
+        )
+        if not ok:
+            self._timeout(spec, count, timeout)
+        return self._matching(spec, where)
+
+    def _timeout(self, spec: S, count: int, timeout: float) -> None:
+        raise AssertionError(
+            f"expected {count} call(s) to {spec} within {timeout}s; calls: {self._summary()}"
+        )
+
+    def _summary(self) -> str:
+        return ", ".join(self._label(c) for c in self.calls) or "none"
 
 
 class BackgroundServer:

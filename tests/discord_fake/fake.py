@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.background_server import BackgroundServer, Notifier
+from tests.background_server import BackgroundServer, CallJournal, Notifier
 
 from . import payloads as p
 from .gateway import Dispatch, Gateway, Intent, Op, ReceivedOp, Session
@@ -90,7 +90,7 @@ def application_object(application_id: int, flags: int, guild_count: int) -> dic
 DEFAULT_APPLICATION_FLAGS = (1 << 19) | (1 << 23)
 
 
-class FakeDiscord:
+class FakeDiscord(CallJournal[RouteSpec, Call]):
     """Discord stand-in. ``with FakeDiscord() as fake: ...`` or ``start()``/``stop()``.
 
     `shards` is what ``GET /gateway/bot`` recommends (AutoShardedClient uses it).
@@ -498,63 +498,20 @@ class FakeDiscord:
 
     # --- REST: inspecting -----------------------------------------------------------------------
 
-    @property
-    def calls(self) -> list[Call]:
-        """Every REST request so far, in arrival order (a copy), failed ones included."""
-        with self._lock:
-            return list(self._calls)
-
     def calls_to(self, route: RouteSpec, template: str | None = None) -> list[Call]:
         """Calls matching ``calls_to("POST", "/channels/{channel_id}/messages")`` or
         ``calls_to("POST /channels/{channel_id}/messages")`` or any :data:`RouteSpec`."""
-        spec: RouteSpec = f"{route} {template}" if template is not None else route
-        with self._lock:
-            return [c for c in self._calls if matches(spec, c)]
+        return super().calls_to(f"{route} {template}" if template is not None else route)
 
     def last(self, route: RouteSpec, template: str | None = None) -> Call:
         """The most recent matching call; AssertionError if there was none."""
-        calls = self.calls_to(route, template)
-        if not calls:
-            raise AssertionError(f"no call to {route} {template or ''}; calls: {self._summary()}")
-        return calls[-1]
+        return super().last(f"{route} {template}" if template is not None else route)
 
-    def _matching(self, spec: RouteSpec, where: Callable[[Call], bool] | None) -> list[Call]:
-        return [c for c in self.calls_to(spec) if where is None or where(c)]
+    def _selects(self, spec: RouteSpec, call: Call) -> bool:
+        return matches(spec, call)
 
-    def wait_for(
-        self,
-        route: RouteSpec,
-        count: int = 1,
-        timeout: float = 5.0,
-        where: Callable[[Call], bool] | None = None,
-    ) -> list[Call]:
-        """Block until ≥ `count` calls matching `route` (and `where`) arrived; returns them."""
-        if not self._notifier.wait(lambda: len(self._matching(route, where)) >= count, timeout):
-            self._timeout(route, count, timeout)
-        return self._matching(route, where)
-
-    async def wait_for_async(
-        self,
-        route: RouteSpec,
-        count: int = 1,
-        timeout: float = 5.0,
-        where: Callable[[Call], bool] | None = None,
-    ) -> list[Call]:
-        """:meth:`wait_for` for async tests."""
-        ok = await self._notifier.wait_async(
-            lambda: len(self._matching(route, where)) >= count, timeout
-        )
-        if not ok:
-            self._timeout(route, count, timeout)
-        return self._matching(route, where)
-
-    def _timeout(self, route: RouteSpec, count: int, timeout: float) -> None:
-        raise AssertionError(
-            f"expected {count} call(s) to {route} within {timeout}s; calls: {self._summary()}"
-        )
-
-    def _summary(self) -> str:
-        return ", ".join(f"{c.key}({c.status})" for c in self.calls) or "none"
+    def _label(self, call: Call) -> str:
+        return f"{call.key}({call.status})"
 
     def messages_in(self, channel_id: p.Snowflake) -> list[dict[str, Any]]:
         """Messages now in a channel, oldest first (posted, seeded or dispatched; not

@@ -25,7 +25,7 @@ from aiohttp import web
 from slack_sdk.web import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.background_server import BackgroundServer, Notifier
+from tests.background_server import BackgroundServer, CallJournal, Notifier
 
 from . import block_kit
 from . import payloads as p
@@ -163,7 +163,7 @@ def _page(
     }
 
 
-class FakeSlackWebAPI:
+class FakeSlackWebAPI(CallJournal[str, Call]):
     """Slack Web API stand-in. ``with FakeSlackWebAPI() as fake: ...`` or ``start()``/``stop()``."""
 
     def __init__(self) -> None:
@@ -414,61 +414,11 @@ class FakeSlackWebAPI:
 
     # --- inspecting -----------------------------------------------------------------------------
 
-    @property
-    def calls(self) -> list[Call]:
-        """Every request so far, in arrival order (a copy)."""
-        with self._lock:
-            return list(self._calls)
+    def _selects(self, method: str, call: Call) -> bool:
+        return call.method == method
 
-    def calls_to(self, method: str) -> list[Call]:
-        """Calls to `method` (including failed attempts; filter on ``Call.ok``)."""
-        with self._lock:
-            return [c for c in self._calls if c.method == method]
-
-    def last(self, method: str) -> Call:
-        """The most recent call to `method`; AssertionError if there was none."""
-        calls = self.calls_to(method)
-        if not calls:
-            raise AssertionError(f"no call to {method}; calls: {self._summary()}")
-        return calls[-1]
-
-    def _matching(self, method: str, where: Callable[[Call], bool] | None) -> list[Call]:
-        return [c for c in self.calls_to(method) if where is None or where(c)]
-
-    def wait_for(
-        self,
-        method: str,
-        count: int = 1,
-        timeout: float = 5.0,
-        where: Callable[[Call], bool] | None = None,
-    ) -> list[Call]:
-        """Block until ≥ `count` calls to `method` (matching `where`) arrived; returns them."""
-        if not self._notifier.wait(lambda: len(self._matching(method, where)) >= count, timeout):
-            self._timeout(method, count, timeout)
-        return self._matching(method, where)
-
-    async def wait_for_async(
-        self,
-        method: str,
-        count: int = 1,
-        timeout: float = 5.0,
-        where: Callable[[Call], bool] | None = None,
-    ) -> list[Call]:
-        """:meth:`wait_for` for async tests: awaits without blocking the test's loop."""
-        ok = await self._notifier.wait_async(
-            lambda: len(self._matching(method, where)) >= count, timeout
-        )
-        if not ok:
-            self._timeout(method, count, timeout)
-        return self._matching(method, where)
-
-    def _timeout(self, method: str, count: int, timeout: float) -> None:
-        raise AssertionError(
-            f"expected {count} call(s) to {method} within {timeout}s; calls: {self._summary()}"
-        )
-
-    def _summary(self) -> str:
-        return ", ".join(f"{c.method}({c.status})" for c in self.calls) or "none"
+    def _label(self, call: Call) -> str:
+        return f"{call.method}({call.status})"
 
     def clear_calls(self) -> None:
         """Forget recorded calls only."""
