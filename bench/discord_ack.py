@@ -33,6 +33,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.ack_workload import stop_process  # noqa: E402
+
 BOT_TOKEN = "fake-lodestar-bot-token"  # tests.discord_fake.payloads.BOT_TOKEN
 #: discord.py fires ``ready`` 2 s after the last GUILD_CREATE (guild_ready_timeout).
 GUILD_READY_WAIT = 2.0
@@ -102,17 +107,7 @@ class StandIn:
     def stop(self) -> None:
         if self.process.stdin:
             self.process.stdin.close()
-        _stop(self.process)
-
-
-def _stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+        stop_process(self.process)
 
 
 def _start_serve(api_url: str, db: Path, log: Path, core: str) -> subprocess.Popen[bytes]:
@@ -169,7 +164,7 @@ def session(shape: Shape, core: str = "thread") -> Iterator[Session]:
                 raise RuntimeError(f"serve discord did not answer:\n{log.read_text()[-3000:]}")
             yield Session(stand_in, serve, log, time.monotonic() - started)
         finally:
-            _stop(serve)
+            stop_process(serve)
             stand_in.stop()
 
 

@@ -38,46 +38,10 @@ if str(ROOT) not in sys.path:
 
 from aiohttp import web  # noqa: E402
 
+from bench.ack_workload import feedback_text  # noqa: E402
 from tests.discord_fake import FakeDiscord, Op, payloads  # noqa: E402
 
 CALLBACK_PATH = re.compile(r"/api/v\d+/interactions/(?P<id>\d+)/[^/]+/callback")
-WORDS = (
-    "dark",
-    "mode",
-    "export",
-    "pdf",
-    "grid",
-    "snap",
-    "shortcut",
-    "layers",
-    "comments",
-    "email",
-    "sso",
-    "okta",
-    "offline",
-    "figma",
-    "fonts",
-    "rename",
-    "svg",
-    "guests",
-    "loading",
-    "zoom",
-    "lock",
-    "templates",
-    "variants",
-    "pen",
-    "spell",
-    "tablet",
-    "minimap",
-    "css",
-    "plugin",
-    "audit",
-    "version",
-    "history",
-    "presenter",
-    "colors",
-    "undo",
-)
 
 
 @dataclass(frozen=True)
@@ -133,12 +97,6 @@ class TimedFakeDiscord(FakeDiscord):
 def _resolve(future: asyncio.Future[Arrival], arrival: Arrival) -> None:
     if not future.done():
         future.set_result(arrival)
-
-
-def feedback_text(n: int) -> str:
-    """Varied requests that share words, so duplicate suggestions have work to do."""
-    words = [WORDS[(n * 7 + k * 13) % len(WORDS)] for k in range(4)]
-    return f"please add {' '.join(words)} (request {n})"
 
 
 def seed(fake: FakeDiscord, guilds: int, channels: int, roles: int) -> None:

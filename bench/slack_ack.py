@@ -39,46 +39,14 @@ from types import ModuleType
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.ack_workload import feedback_text, stop_process  # noqa: E402
+
 SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-0000-lodestar-test"
 WARMUP = 30
-WORDS = (
-    "dark",
-    "mode",
-    "export",
-    "pdf",
-    "grid",
-    "snap",
-    "shortcut",
-    "layers",
-    "comments",
-    "email",
-    "sso",
-    "okta",
-    "offline",
-    "figma",
-    "fonts",
-    "rename",
-    "svg",
-    "guests",
-    "loading",
-    "zoom",
-    "lock",
-    "templates",
-    "variants",
-    "pen",
-    "spell",
-    "tablet",
-    "minimap",
-    "css",
-    "plugin",
-    "audit",
-    "version",
-    "history",
-    "presenter",
-    "colors",
-    "undo",
-)
 
 
 # -- servers ---------------------------------------------------------------------------------------
@@ -233,16 +201,7 @@ def _fake_slack(lifetime: float) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     finally:
         if process.stdin:
             process.stdin.close()
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+        stop_process(process)
 
 
 # -- client ----------------------------------------------------------------------------------------
@@ -296,11 +255,6 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, body
 
 
-def _feedback_text(n: int) -> str:
-    words = [WORDS[(n * 7 + k * 13) % len(WORDS)] for k in range(4)]
-    return f"please add {' '.join(words)} (request {n})"
-
-
 class Counter:
     def __init__(self, start: int) -> None:
         self.n = start
@@ -318,7 +272,7 @@ async def _worker(
         while quota[0] > 0:
             quota[0] -= 1
             n = counter.take()
-            request = _signed_request(_feedback_text(n), n, response_url=server.response_url)
+            request = _signed_request(feedback_text(n), n, response_url=server.response_url)
             started = time.perf_counter()
             writer.write(request)
             await writer.drain()
@@ -376,7 +330,7 @@ async def _run(levels: list[int], requests: list[int], settle: float) -> tuple[l
                     await asyncio.sleep(settle)  # let cards and DB writes after the acks finish
         finally:
             for s in servers:
-                _stop(s.process)
+                stop_process(s.process)
     return rows, [s.name for s in servers]
 
 
@@ -469,11 +423,11 @@ async def _big_board_run(items: int, linger: float) -> list[dict]:
             server = _start_lodestar(f"lodestar (core {core})", api_url, work / "db", core)
             try:
                 await _wait_healthy(server, timeout=120)
-                first = await _during(server, _feedback_text(10**6), 10**6, "U0ALICE", linger)
-                second = await _during(server, _feedback_text(10**6 + 1), 10**6 + 1, "U0ALICE", 0)
+                first = await _during(server, feedback_text(10**6), 10**6, "U0ALICE", linger)
+                second = await _during(server, feedback_text(10**6 + 1), 10**6 + 1, "U0ALICE", 0)
                 export = await _during(server, "export", 10**6 + 2, "U0ADA", linger * 4)
             finally:
-                _stop(server.process)
+                stop_process(server.process)
             for name, (took, status, body, health) in (
                 ("first `/feedback <text>`", first),
                 ("second `/feedback <text>`", second),
