@@ -262,19 +262,7 @@ def _draw_inputs(fig, inputs, data: ChartData, alerts, ships, xlim, ticks, *, ro
         ax.plot(ix, iy, color=_INPUT, linewidth=2.2, zorder=3)
         ax.scatter([ix[-1]], [iy[-1]], s=36, color=_INPUT, zorder=4)
         # title row above the plot: name, then latest value and change
-        above = offset_copy(ax.transAxes, fig=fig, x=-4, y=22, units="points")
-        ax.text(
-            0,
-            1,
-            _short(name, 24),
-            transform=above,
-            fontsize=13,
-            fontweight="bold",
-            color=_INK,
-            family=_FONT,
-            va="bottom",
-            ha="left",
-        )
+        _cell_title(fig, ax, name)
         value = ax.text(
             0,
             1,
@@ -300,9 +288,8 @@ def _draw_inputs(fig, inputs, data: ChartData, alerts, ships, xlim, ticks, *, ro
             )
 
 
-def _missing_cell(fig: Figure, ax, name: str) -> None:
-    """An input with no values yet: its title, and the words in place of a line."""
-    ax.set_ylim(0, 1)
+def _cell_title(fig: Figure, ax, name: str) -> None:
+    """An input's name above its cell."""
     ax.text(
         0,
         1,
@@ -315,6 +302,12 @@ def _missing_cell(fig: Figure, ax, name: str) -> None:
         va="bottom",
         ha="left",
     )
+
+
+def _missing_cell(fig: Figure, ax, name: str) -> None:
+    """An input with no values yet: its title, and the words in place of a line."""
+    ax.set_ylim(0, 1)
+    _cell_title(fig, ax, name)
     ax.text(
         0.5,
         0.5,
