@@ -31,22 +31,33 @@ PG_ENV = "LODESTAR_TEST_POSTGRES_URL"
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
-def _pg_url(worker: str) -> str | None:
-    """A database of this test worker's own on the PostgreSQL server; named after the
-    checkout too, so two checkouts' test runs on one server never share a database."""
+def _pg_database(suffix: str, *, fresh: bool) -> str | None:
+    """A database of its own on the PostgreSQL server (None when none is configured),
+    named after the checkout too, so two checkouts' test runs never share one; `fresh`
+    drops what an earlier run left."""
     base = os.environ.get(PG_ENV)
     if not base:
         return None
     url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
     checkout = hashlib.sha1(str(Path(__file__).resolve().parent).encode()).hexdigest()[:8]
-    name = f"lodestar_test_{checkout}_{worker}"
+    name = f"lodestar_test_{checkout}_{suffix}"
     admin = make_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
+        if fresh:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
         if not exists:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def fresh_pg_database(suffix: str) -> str:
+    """An empty PostgreSQL database's URL; skips the test when none is configured."""
+    url = _pg_database(suffix, fresh=True)
+    if url is None:
+        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} to run these tests on it")
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +77,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_engine(worker_id_safe: str) -> Iterator[Engine | None]:
-    url = _pg_url(worker_id_safe)
+    url = _pg_database(worker_id_safe, fresh=False)
     if url is None:
         yield None
         return
