@@ -81,9 +81,12 @@ class Scheduler:
             report = await asyncio.to_thread(self.lodestar.run_jobs, now)
             if report.queued or report.alerts:
                 log.info("due at %s: %s, %d alert posts", now, dict(report.queued), report.alerts)
+        except Exception:  # one bad tick must not stop the clock, nor delivery
+            log.exception("scheduled posts at %s", now)
+        try:
             await self.dispatcher.run_once()
-        except Exception:  # one bad tick must not stop the clock
-            log.exception("scheduler tick at %s failed", now)
+        except Exception:
+            log.exception("outbox delivery at %s", now)
         if self.until is not None and now >= self.until:
             self.finished.set()
 

@@ -197,3 +197,47 @@ def test_only_admins_schedule_posts(database: Database) -> None:
     assert app.router.command(ana, "nsm", "digest #metrics 09:00")[0].text == (
         "Only board admins can schedule posts."
     )
+
+
+def test_a_workspace_whose_schedule_fails_holds_up_no_other(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A schedule stored with a zone this host cannot load (set on a host whose own zone
+    files had it) fails that workspace's turn only: the others' posts are queued, and the
+    alert rules still run."""
+    start = datetime(2026, 12, 1, 9, 5, tzinfo=UTC)
+    app = app_at(database, start)
+    other = Caller("console", "other", "ops", "ops", channel="general", is_platform_admin=True)
+    app.router.command(PM, "nsm", "digest #metrics 09:00 UTC")
+    app.router.command(other, "nsm", "digest #m2 09:00 UTC")
+    with app.db.uow() as uow:
+        acme = next(w for w in uow.workspaces.all() if w.external_id == "acme")
+        uow.workspaces.set_setting(
+            acme.id, "schedule:digest", {"channel": "metrics", "at": "09:00", "zone": "right/UTC"}
+        )
+        uow.commit()
+    report = app.run_jobs(start)
+    assert report.queued == Counter({"digest": 1}) and report.failures == 1
+    assert "scheduled posts of workspace" in caplog.text
+    platform = Platform(app.clock)  # type: ignore[arg-type]
+    asyncio.run(app.dispatcher({"console": platform}).run_once())
+    assert [where for where, _, _ in platform.of("digest")] == ["m2"]
+
+
+def test_a_failing_turn_of_the_jobs_does_not_stop_delivery(database: Database) -> None:
+    """The scheduler's tick delivers the outbox even when queuing what is due failed."""
+    from adapters.scheduler import Scheduler
+
+    start = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    app = app_at(database, start)
+    app.router.command(PM, "feedback", "dark mode")
+    app.router.command(PM, "feedback", "ship #1")
+    platform = Platform(app.clock)  # type: ignore[arg-type]
+    scheduler = Scheduler(app, {"console": platform})
+
+    def broken(now: datetime | None = None) -> None:
+        raise RuntimeError("the jobs broke")
+
+    app.run_jobs = broken  # type: ignore[method-assign]
+    asyncio.run(scheduler.tick())
+    assert [who for who, _, _ in platform.of("ship_notice")] == ["pm"]

@@ -307,10 +307,11 @@ def test_alert_rules_are_parsed_when_the_file_is_read() -> None:
     [
         ('kind = "milestone"', 'kind = "milestones"', 2, r"alert 'ath': 'kind' must be one of"),
         ("drop_pct = 10", 'drop_pct = "ten"', 1, r"alert 'wat-drop': 'drop_pct' must be a number"),
-        ("drop_pct = 10", "drop_pct = 10\nbaseline = \"99999999999d\"", 1, r"not a duration"),
+        ("drop_pct = 10", 'drop_pct = 10\nbaseline = "99999999999d"', 1, r"not a duration"),
         ("drop_pct = 10", "drop_pct = 10\nabove_pct = 3", 1, r"unknown key\(s\) above_pct"),
         ("drop_pct = 10", "", 1, r"a threshold alert needs 'above', 'below'"),
         ('name = "ath"', 'name = "wat-drop"', 2, r"two alerts have this name"),
+        ('name = "ath"', f'name = "{"a" * 101}"', 2, r"'name' is 101 characters long; at most 100"),
         (
             'kind = "milestone"\nmetric = "weekly_active_teams"',
             'kind = "milestone"\nmetric = "weekly_active_team"',
@@ -350,3 +351,13 @@ def test_absurdly_deep_nesting_is_a_config_error_naming_the_file(tmp_path, neste
     assert str(info.value) == (
         f"{path}: this is not valid TOML (arrays or tables are nested too deeply to read)."
     )
+
+
+@pytest.mark.parametrize("grace", ["999999999d", "0h", "1s", "2d"])
+def test_a_schedules_grace_must_be_a_minute_to_a_day(grace: str) -> None:
+    """Shorter than the scheduler's tick, a missed post could never be made; longer
+    than a day it means nothing (a post is never made on another day) or overflows."""
+    bad = GOOD.replace('time = "09:00"', f'time = "09:00"\ngrace = "{grace}"', 1)
+    err = error_for(bad)
+    assert "grace must be between 1m and 24h" in str(err), str(err)
+    assert err.line == line_of(bad, "[digest]"), str(err)

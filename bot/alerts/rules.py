@@ -40,6 +40,10 @@ _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+#: The longest rule name (its episodes and mutes are stored under it).
+MAX_NAME = 100
+
+
 class RuleError(ValueError):
     """A rule definition that cannot be used; the message says which rule and why."""
 
@@ -228,6 +232,12 @@ def parse_rule(data: Mapping[str, Any], *, default_metric: str | None = None) ->
     metric = data.get("metric", default_metric)
     if label is None:
         label = f"{metric}-{kind}" if metric else kind
+    if len(label) > MAX_NAME:
+        raise RuleError(
+            f"'name' is {len(label)} characters long; at most {MAX_NAME}.",
+            rule=label[:40] + "…",
+            line=line,
+        )
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(data) - set(known) - {"kind"})
     if unknown:

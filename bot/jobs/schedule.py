@@ -10,6 +10,8 @@ was down at 09:00 posts that morning's digest when it comes back — never twice
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -29,10 +31,18 @@ def parse_time(text: str) -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
+@functools.cache
+def zone_names() -> frozenset[str]:
+    """The IANA zones of the tzdata package, which every host has: a name this host's
+    own zone files add (``right/…``, ``posix/…``, ``localtime``) would fail elsewhere."""
+    listed = importlib.resources.files("tzdata").joinpath("zones").read_text("utf-8")
+    return frozenset(listed.split()) - {"Factory"}
+
+
 def parse_zone(text: str) -> ZoneInfo:
     name = text.strip()
     try:
-        if not re.fullmatch(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*", name):
+        if name not in zone_names():
             raise ZoneInfoNotFoundError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -48,6 +58,19 @@ def parse_weekday(text: str) -> int:
         if len(name) >= 3 and day.startswith(name):
             return number
     raise BadInput(f"“{text[:20]}” is not a day of the week: write monday, tuesday, …")
+
+
+#: A missed post's grace: at least two scheduler ticks, at most the rest of its day.
+MIN_GRACE, MAX_GRACE = timedelta(minutes=1), timedelta(days=1)
+
+
+def check_grace(grace: timedelta) -> timedelta:
+    if not MIN_GRACE <= grace <= MAX_GRACE:
+        raise BadInput(
+            "grace must be between 1m and 24h: the scheduler looks every 30 s, and a "
+            "post is never made on another day than its own."
+        )
+    return grace
 
 
 def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:

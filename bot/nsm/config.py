@@ -302,6 +302,7 @@ class _Parser:
         from bot.jobs.schedule import (
             DailySchedule,
             WeeklySchedule,
+            check_grace,
             parse_time,
             parse_weekday,
             parse_zone,
@@ -337,7 +338,7 @@ class _Parser:
                     schedule = WeeklySchedule(
                         channel, parse_weekday(table.get("weekday", "monday")), at, zone
                     )
-                grace = parse_duration(table["grace"]) if "grace" in table else None
+                grace = check_grace(parse_duration(table["grace"])) if "grace" in table else None
             except (BadInput, RuleError, ValueError, OverflowError) as error:
                 message = getattr(error, "message", None) or str(error)
                 raise self.fail(f"[{name}] {message}", self.lines.table(name)) from None
