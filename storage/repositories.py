@@ -763,25 +763,56 @@ class OutboxRepository:
         ).first()
         return claimed is not None
 
-    def finish(self, message_id: int, state: str, now: datetime, error: str | None = None) -> None:
+    def _held(self, message_id: int, owner: str | None) -> Any:
+        """The message, if ``owner`` (when given) still holds it."""
+        where = OutboxMessage.id == message_id
+        return where if owner is None else where & (OutboxMessage.owner == owner)
+
+    def holds(self, message_id: int, owner: str) -> bool:
+        """Whether ``owner`` still holds the message (no other dispatcher took it back)."""
+        found = self.session.scalar(select(OutboxMessage.id).where(self._held(message_id, owner)))
+        return found is not None
+
+    def finish(
+        self,
+        message_id: int,
+        state: str,
+        now: datetime,
+        error: str | None = None,
+        owner: str | None = None,
+    ) -> None:
         self.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
+            .where(self._held(message_id, owner))
             .values(state=state, done_at=now, last_error=error, owner=None)
         )
 
     def retry_later(
-        self, message_id: int, when: datetime, error: str, *, failed_attempt: bool = True
+        self,
+        message_id: int,
+        when: datetime,
+        error: str,
+        *,
+        failed_attempt: bool = True,
+        owner: str | None = None,
     ) -> None:
         """Back to the queue until ``when``; a wait the platform asked for is not a
         failed attempt."""
         attempts = OutboxMessage.attempts if failed_attempt else OutboxMessage.attempts - 1
         self.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
+            .where(self._held(message_id, owner))
             .values(
                 state="queued", not_before=when, last_error=error, owner=None, attempts=attempts
             )
+        )
+
+    def extend_leases(self, owner: str, until: datetime) -> None:
+        """An owner that is alive keeps what it is sending, however long a send takes."""
+        self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.owner == owner, OutboxMessage.state == "sending")
+            .values(not_before=until)
         )
 
     def counts(self) -> dict[str, int]:

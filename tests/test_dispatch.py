@@ -236,3 +236,88 @@ def test_admins_see_how_a_ships_notices_went(app: Lodestar) -> None:
     assert "Ship notices: notified 2 of 3; 1 could not be reached" in shown.text
     ana = Caller("console", "acme", "ana", "ana")
     assert "Ship notices" not in app.router.command(ana, "feedback", "show #1")[0].text
+
+
+class GatedPlatform(RecordingPlatform):
+    """Holds every DM until the gate opens: a send waiting out a long 429, say."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.waiting = 0
+
+    async def send_direct(self, to: Recipient, reply: Reply) -> None:
+        self.waiting += 1
+        await self.gate.wait()
+        await super().send_direct(to, reply)
+
+
+def test_a_send_that_waits_long_keeps_its_notices_from_a_second_dispatcher(
+    app: Lodestar,
+) -> None:
+    """While one dispatcher's sends wait (past the time a silent dispatcher is taken
+    for dead, and past the lease), it goes on beating: a second one leaves them be."""
+    keys = [n.dedupe_key for n in _ship_to_three(app)]
+    slow, other = GatedPlatform(), RecordingPlatform()
+    first = Dispatcher(app.db, {"console": slow}, app.clock, owner="a:1:x", beat_every=0.01)
+    second = Dispatcher(app.db, {"console": other}, app.clock, owner="b:2:y")
+
+    async def scenario() -> tuple[Any, Any]:
+        sending = asyncio.create_task(first.run_once())
+        while slow.waiting < 3:
+            await asyncio.sleep(0.01)
+        app.clock.advance(minutes=6)
+        await asyncio.sleep(0.1)  # the first beats meanwhile, on the wall clock
+        report = await second.run_once()
+        slow.gate.set()
+        return report, await sending
+
+    seconds, firsts = asyncio.run(scenario())
+    assert seconds.sent == 0 and other.sent == [] and other.asked == []
+    assert (firsts.sent, firsts.failed) == (2, 1)
+    assert sorted(slow.sent) == sorted(keys[:2])
+
+
+class PostsThenFails(RecordingPlatform):
+    """Posts the DM, then answers with an error (a timeout after the platform posted)."""
+
+    async def send_direct(self, to: Recipient, reply: Reply) -> None:
+        await super().send_direct(to, reply)
+        if self.sent.count(to.key) == 1:
+            raise RuntimeError("internal_error")
+
+    async def delivered(self, to: Recipient | ChannelPost, reply: Reply) -> bool:
+        self.asked.append(to.key)
+        return to.key in self.sent
+
+
+def test_a_notice_retried_after_an_unclear_error_is_checked_before_it_is_sent_again(
+    app: Lodestar,
+) -> None:
+    _ship_to_three(app)
+    platform = PostsThenFails()
+    dispatcher = Dispatcher(app.db, {"console": platform}, app.clock)
+    first = asyncio.run(dispatcher.run_once())
+    assert (first.sent, first.retried, first.failed) == (0, 2, 1)
+    app.clock.advance(minutes=1)
+    again = asyncio.run(dispatcher.run_once())
+    assert (again.verified, again.sent) == (2, 0)
+    assert (
+        Counter(platform.sent) == Counter({k: 1 for k in platform.sent}) and len(platform.sent) == 2
+    )
+
+
+class CannotTell(RecordingPlatform):
+    async def delivered(self, to: Recipient | ChannelPost, reply: Reply) -> bool:
+        self.asked.append(to.key)
+        raise RuntimeError("channel_not_found")
+
+
+def test_a_check_that_fails_sends_the_notice_rather_than_lose_it(app: Lodestar) -> None:
+    """In doubt, and the platform cannot say: sending again risks a repeat; retrying the
+    check forever would lose the notice."""
+    _ship_to_three(app)
+    _die_while_sending(app, "elsewhere:1:dead", beat_at=app.clock.now() - timedelta(minutes=2))
+    platform = CannotTell()
+    report = asyncio.run(Dispatcher(app.db, {"console": platform}, app.clock).run_once())
+    assert (report.sent, report.failed, len(platform.asked)) == (2, 1, 3)

@@ -103,6 +103,7 @@ class Dispatcher:
         seconds: Seconds = time.monotonic,
         concurrency: int = CONCURRENCY,
         owner: str | None = None,
+        beat_every: float = BEAT_EVERY.total_seconds(),
     ) -> None:
         self.db = db
         self.messengers = messengers
@@ -113,6 +114,8 @@ class Dispatcher:
         self.seconds = seconds
         self.concurrency = concurrency
         self.owner = owner or owner_name()
+        #: Wall-clock seconds between heartbeats while sending (a send may wait long).
+        self.beat_every = beat_every
         self._paces: dict[tuple[str, str], Pace] = {}
         self._beaten: datetime | None = None
 
@@ -123,6 +126,24 @@ class Dispatcher:
         platforms this process does not serve, so those never hold up the rest."""
         report = DispatchReport()
         self.beat(force=True)
+        beating = asyncio.create_task(self._keep_beating())
+        try:
+            await self._deliver(report, limit, pages)
+        finally:
+            beating.cancel()
+        return report
+
+    async def _keep_beating(self) -> None:
+        """Beat while sending: a send that waits out a long 429, a slow chart or a slow
+        platform must not make this dispatcher look dead to the others."""
+        while True:
+            await asyncio.sleep(self.beat_every)
+            try:
+                await asyncio.to_thread(self.beat, force=True)
+            except Exception:  # the database hiccuped: the next beat may do
+                log.warning("dispatcher %s could not beat", self.owner, exc_info=True)
+
+    async def _deliver(self, report: DispatchReport, limit: int, pages: int) -> None:
         dead = self.dead_owners()
         after = 0
         slots = asyncio.Semaphore(self.concurrency)
@@ -143,13 +164,11 @@ class Dispatcher:
                 )
                 running.add(task)
                 task.add_done_callback(lambda t: (running.discard(t), slots.release()))
-                self.beat()
             if len(due) < limit:
                 break
             after = due[-1].id
         if running:
             await asyncio.gather(*running)
-        return report
 
     def beat(self, *, force: bool = False) -> None:
         """Say this dispatcher is alive (at most every ``BEAT_EVERY``)."""
@@ -158,6 +177,7 @@ class Dispatcher:
             return
         with self.db.uow() as uow:
             uow.outbox.beat(self.owner, socket.gethostname()[:100], os.getpid(), now)
+            uow.outbox.extend_leases(self.owner, now + LEASE)
             uow.commit()
         self._beaten = now
 
@@ -191,7 +211,9 @@ class Dispatcher:
     ) -> tuple[Messenger, Recipient | ChannelPost, Reply | Callable[[], Reply], bool] | None:
         """Claim a notice for this dispatcher, in a commit of its own."""
         now = self.clock.now()
-        in_doubt = message.state == "sending"
+        # Left sending by a dispatcher that died, or tried before and failed in a way
+        # that may hide a delivery (a timeout after the platform posted): check first.
+        in_doubt = message.state == "sending" or message.attempts > 0
         with self.db.uow() as uow:
             target = self._target(uow, message)
             if target is None:
@@ -222,11 +244,12 @@ class Dispatcher:
             # A scheduled post is made now, on a worker thread: drawing a chart must not
             # hold up an adapter's event loop.
             reply = await asyncio.to_thread(content) if callable(content) else content
-            delivered = getattr(messenger, "delivered", None)
-            if in_doubt and delivered is not None and await delivered(to, reply):
+            if in_doubt and await self._delivered(messenger, to, reply):
                 self._done(message.id, "sent", None)
                 report.verified += 1
                 return
+            if not self._holds(message.id):
+                return  # taken back by another dispatcher meanwhile: it sends it
             if isinstance(to, Recipient):
                 await messenger.send_direct(to, reply)
             else:
@@ -241,7 +264,9 @@ class Dispatcher:
             self._pace(to).slow_down(exc.seconds)
             with self.db.uow() as uow:
                 when = self.clock.now() + timedelta(seconds=exc.seconds)
-                uow.outbox.retry_later(message.id, when, str(exc), failed_attempt=False)
+                uow.outbox.retry_later(
+                    message.id, when, str(exc), failed_attempt=False, owner=self.owner
+                )
                 uow.commit()
             report.retried += 1
             return
@@ -249,17 +274,18 @@ class Dispatcher:
             log.warning("delivery of outbox %s failed: %s", message.id, exc)
             report.errors.append(f"{message.dedupe_key}: {exc}")
             with self.db.uow() as uow:
+                now, error = self.clock.now(), str(exc)[:1000]
                 if message.attempts + 1 >= MAX_ATTEMPTS:
-                    uow.outbox.finish(message.id, "failed", self.clock.now(), str(exc)[:1000])
+                    uow.outbox.finish(message.id, "failed", now, error, owner=self.owner)
                     report.failed += 1
                 else:
                     delay = timedelta(seconds=30 * 2**message.attempts)
-                    uow.outbox.retry_later(message.id, self.clock.now() + delay, str(exc)[:1000])
+                    uow.outbox.retry_later(message.id, now + delay, error, owner=self.owner)
                     report.retried += 1
                 uow.commit()
             return
         with self.db.uow() as uow:
-            uow.outbox.finish(message.id, "sent", self.clock.now())
+            uow.outbox.finish(message.id, "sent", self.clock.now(), owner=self.owner)
             if posted is not None and reply.posts_card and reply.card is not None:
                 assert isinstance(to, ChannelPost)  # an item's card, posted late: remember it
                 uow.workspaces.remember_card(to.platform, to.workspace, reply.card.number, *posted)
@@ -269,8 +295,26 @@ class Dispatcher:
 
     def _done(self, message_id: int, state: str, error: str | None) -> None:
         with self.db.uow() as uow:
-            uow.outbox.finish(message_id, state, self.clock.now(), error)
+            uow.outbox.finish(message_id, state, self.clock.now(), error, owner=self.owner)
             uow.commit()
+
+    def _holds(self, message_id: int) -> bool:
+        with self.db.uow() as uow:
+            return uow.outbox.holds(message_id, self.owner)
+
+    async def _delivered(
+        self, messenger: Messenger, to: Recipient | ChannelPost, reply: Reply
+    ) -> bool:
+        """Whether a notice in doubt already reached the platform. A platform that
+        cannot tell, or fails to, gets it again: a rare repeat over a lost notice."""
+        delivered = getattr(messenger, "delivered", None)
+        if delivered is None:
+            return False
+        try:
+            return bool(await delivered(to, reply))
+        except Exception as exc:
+            log.warning("could not check whether %s was delivered: %s", to.key, exc)
+            return False
 
     def _target(
         self, uow: UnitOfWork, message: OutboxMessage
