@@ -9,6 +9,7 @@ Retry-After) on the client this is given.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import Awaitable, Callable, Iterator
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 
 from adapters.slack import render
 from adapters.slack.settings import SlackSettings
-from bot.notify.ports import ChannelPost, Recipient, Undeliverable
+from bot.notify.ports import ChannelPost, PartlyDelivered, Recipient, Undeliverable
 from bot.replies import Reply
 
 PLATFORM = "slack"
@@ -43,8 +44,9 @@ def channel_id(channel: str) -> str:
 class SlackMessenger:
     platform = PLATFORM
 
-    def __init__(self, client_for: ClientFor) -> None:
+    def __init__(self, client_for: ClientFor, upload_backoff: float = 1.0) -> None:
         self.client_for = client_for
+        self.upload_backoff = upload_backoff
 
     async def send_direct(self, to: Recipient, reply: Reply) -> None:
         client = await self.client_for(to.workspace)
@@ -100,10 +102,33 @@ class SlackMessenger:
         posted = await client.chat_postMessage(
             channel=channel, thread_ts=thread, unfurl_links=False, **body
         )
+        where = posted["channel"], posted["ts"]
         if reply.attachments:
-            await upload(client, posted["channel"], reply, thread=thread)
-        return posted["channel"], posted["ts"]
+            await self._attach(client, where, reply, thread)
+        return where
 
+    async def _attach(
+        self, client: AsyncWebClient, where: tuple[str, str], reply: Reply, thread: str | None
+    ) -> None:
+        """Upload the message's files beside it, a few tries: the text is out already,
+        so a failure here must never post it again (``PartlyDelivered``)."""
+        for attempt in range(UPLOAD_TRIES):
+            try:
+                await upload(client, where[0], reply, thread=thread)
+                return
+            except SlackApiError as error:
+                reason = str(error.response.get("error") or error.response.status_code)
+                if reason in NEVER_UPLOADS or attempt == UPLOAD_TRIES - 1:
+                    raise PartlyDelivered(f"the file was not attached: {reason}", where) from error
+            except Exception as error:  # a connection lost mid-upload
+                if attempt == UPLOAD_TRIES - 1:
+                    raise PartlyDelivered(f"the file was not attached: {error}", where) from error
+            await asyncio.sleep(self.upload_backoff * 2**attempt)
+
+
+#: Tries at a message's files, and the errors no try mends.
+UPLOAD_TRIES = 3
+NEVER_UPLOADS = frozenset({"missing_scope", "not_allowed_token_type", "file_uploads_disabled"})
 
 #: The metadata event type of Lodestar's notices.
 NOTICE_EVENT = "lodestar_notice"

@@ -35,7 +35,14 @@ from typing import Any
 from bot.clock import Clock
 from bot.notify import posts
 from bot.notify.pacing import Pace, Seconds, Sleep
-from bot.notify.ports import ChannelPost, Messenger, Recipient, RetryAfter, Undeliverable
+from bot.notify.ports import (
+    ChannelPost,
+    Messenger,
+    PartlyDelivered,
+    Recipient,
+    RetryAfter,
+    Undeliverable,
+)
 from bot.replies import Kind, Reply, public
 from bot.text import plural, quote
 from storage.models import OutboxMessage
@@ -250,10 +257,15 @@ class Dispatcher:
                 return
             if not self._holds(message.id):
                 return  # taken back by another dispatcher meanwhile: it sends it
-            if isinstance(to, Recipient):
-                await messenger.send_direct(to, reply)
-            else:
-                posted = await messenger.send_to_channel(to, reply)
+            note: str | None = None
+            try:
+                if isinstance(to, Recipient):
+                    await messenger.send_direct(to, reply)
+                else:
+                    posted = await messenger.send_to_channel(to, reply)
+            except PartlyDelivered as exc:  # out, without a part: never again
+                log.warning("outbox %s went out incomplete: %s", message.id, exc)
+                posted, note = exc.posted, f"incomplete: {exc}"[:1000]
             answered = time.perf_counter()
         except Undeliverable as exc:  # never will be: record it, do not retry
             log.info("outbox %s cannot be delivered: %s", message.id, exc)
@@ -285,7 +297,7 @@ class Dispatcher:
                 uow.commit()
             return
         with self.db.uow() as uow:
-            uow.outbox.finish(message.id, "sent", self.clock.now(), owner=self.owner)
+            uow.outbox.finish(message.id, "sent", self.clock.now(), note, owner=self.owner)
             if posted is not None and reply.posts_card and reply.card is not None:
                 assert isinstance(to, ChannelPost)  # an item's card, posted late: remember it
                 uow.workspaces.remember_card(to.platform, to.workspace, reply.card.number, *posted)

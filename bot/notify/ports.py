@@ -58,6 +58,15 @@ class Undeliverable(Exception):
     channel is gone): the dispatcher gives it up at once instead of retrying."""
 
 
+class PartlyDelivered(Exception):
+    """The message went out but a part of it did not (a chart the platform would not
+    take): sending it again would repeat the message, so it counts as sent, with why."""
+
+    def __init__(self, reason: str, posted: tuple[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.posted = posted
+
+
 class Messenger(Protocol):
     """Delivers notices on one platform.
 
