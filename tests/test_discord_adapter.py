@@ -441,3 +441,33 @@ async def test_odd_reactions_and_messages_get_a_fitting_answer(discord_bot: Disc
     answer = await discord_bot.interact(payloads.message_command(pictures, invoker=person("carol")))
     assert answer.calls[0].ephemeral and answer.text.startswith("That message has no text to log")
     assert discord_bot.lodestar.board.items(caller()) == []
+
+
+# -- the scheduler's messenger: REST only, no gateway -------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("named", ["general", "#general", "#General"])
+async def test_the_schedulers_messenger_finds_a_channel_by_name_through_rest(
+    app: Lodestar, fake_discord: FakeDiscord, monkeypatch: pytest.MonkeyPatch, named: str
+) -> None:
+    """``lodestar scheduler`` talks to Discord through REST alone, so it has no guild
+    cache: a digest scheduled for ``general`` (the config's way) is still posted there."""
+    from adapters.scheduler import platform_messengers
+    from bot.notify.ports import ChannelPost, Undeliverable
+    from bot.replies import public
+
+    monkeypatch.setenv("DISCORD_TOKEN", payloads.BOT_TOKEN)
+    monkeypatch.setenv("DISCORD_API_URL", fake_discord.api_url)
+    messenger = (await platform_messengers(app))["discord"]
+    try:
+        where = ChannelPost("discord", str(payloads.GUILD_ID), named, key="digest:1:2026-12-01")
+        posted = await messenger.send_to_channel(where, public("☀️ Daily digest"))
+        assert posted is not None and posted[0] == str(CHANNEL_ID)
+        (sent,) = fake_discord.calls_to(CREATE_MESSAGE)
+        assert sent.params["channel_id"] == str(CHANNEL_ID)
+        nowhere = ChannelPost("discord", str(payloads.GUILD_ID), "nope", key="digest:1:x")
+        with pytest.raises(Undeliverable, match="there is no channel 'nope'"):
+            await messenger.send_to_channel(nowhere, public("☀️ Daily digest"))
+    finally:
+        await messenger.client.close()  # type: ignore[attr-defined]

@@ -27,6 +27,8 @@ _NEVER = {
     50001: "Lodestar cannot see that channel",
     50013: "Lodestar may not post in that channel",
 }
+#: Text and announcement channels: where a name can be posted to.
+_TEXT_CHANNELS = (discord.ChannelType.text.value, discord.ChannelType.news.value)
 _CHANNEL_MENTION = re.compile(r"<#([0-9]{15,21})>")
 
 
@@ -62,8 +64,26 @@ class DiscordMessenger:
                 raise Undeliverable(_NEVER[error.code]) from error
             raise
 
+    async def _channel(self, guild_id: str, channel: str) -> int | None:
+        """The channel's id; a name is looked up in the guild's cache where this client
+        has a gateway, else through REST (the scheduler's client has none)."""
+        found = channel_id(self.client, guild_id, channel)
+        if found is not None or not guild_id.isdecimal():
+            return found
+        if self.client.get_guild(int(guild_id)) is not None:
+            return None  # the cache is the guild's: no such channel
+        try:
+            channels = await self.client.http.get_all_guild_channels(int(guild_id))
+        except (discord.Forbidden, discord.NotFound):
+            return None
+        name = channel.strip().lstrip("#").lower()
+        for c in channels:
+            if c.get("type") in _TEXT_CHANNELS and c.get("name") == name:
+                return int(c["id"])
+        return None
+
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str] | None:
-        found = channel_id(self.client, to.workspace, to.channel)
+        found = await self._channel(to.workspace, to.channel)
         if found is None:
             raise Undeliverable(f"there is no channel {to.channel!r} in this server")
         channel = self.client.get_partial_messageable(found)
