@@ -400,7 +400,7 @@ async def test_ship_notifies_each_person_once_threads_and_announces_through_a_42
     assert bob_attempts == [429, 200]
     (thread,) = [p for p in slack.posted("C0DESIGN") if p.get("thread_ts") == source_ts]
     assert thread["text"].startswith("🚀 This shipped as #1")
-    (announcement,) = slack.posted("#announcements")
+    (announcement,) = [p for p in slack.posted() if p["channel"] == "#announcements"]
     assert "asked for by 3 people" in announcement["text"]
     (public,) = [p for p in slack.posted(GENERAL) if "shipped" in p["text"]]
     assert public["text"].startswith("🚀 #1 shipped")

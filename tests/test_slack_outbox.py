@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from adapters.slack.messenger import SlackMessenger
 from bot.app import Lodestar
 from bot.clock import FixedClock
 from bot.context import Caller
+from bot.notify.dispatcher import DispatchReport
 from bot.nsm.config import parse_config
 from storage.models import OutboxMessage
 from storage.uow import Database
@@ -23,26 +25,26 @@ fake = fake_slack_fixture("fake")
 PM = Caller("slack", "T0001", "U0PM", "pm", channel="C0GENERAL", is_platform_admin=True)
 
 
-def digest_due(database: Database) -> Lodestar:
+def digest_due(database: Database, channel: str = "<#C0METRICS|metrics>") -> Lodestar:
     """A workspace whose 09:00 digest is due, with weeks of values to chart."""
     app = Lodestar.build(
         database, FixedClock(datetime(2026, 12, 1, 9, 5, tzinfo=UTC)), parse_config(CONFIG)
     )
     for n, week in enumerate(range(40, 53)):
         app.router.command(PM, "nsm", f"record wat {200 + n} 2025-W{week:02d}")
-    app.router.command(PM, "nsm", "digest <#C0METRICS|metrics> 09:00 UTC")
+    app.router.command(PM, "nsm", f"digest {channel} 09:00 UTC")
     assert app.run_jobs().queued["digest"] == 1
     return app
 
 
-def deliver(app: Lodestar, fake: FakeSlackWebAPI) -> None:
+def deliver(app: Lodestar, fake: FakeSlackWebAPI) -> DispatchReport:
     client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
 
     async def client_for(_team: str) -> AsyncWebClient:
         return client
 
     messenger = SlackMessenger(client_for, upload_backoff=0)
-    asyncio.run(app.dispatcher({"slack": messenger}).run_once())
+    return asyncio.run(app.dispatcher({"slack": messenger}).run_once())
 
 
 def outbox_row(app: Lodestar) -> OutboxMessage:
@@ -76,3 +78,25 @@ def test_a_chart_slack_never_takes_leaves_one_digest_and_says_why(
     row = outbox_row(app)
     assert row.state == "sent"
     assert row.last_error == "incomplete: the file was not attached: missing_scope"
+
+
+@pytest.mark.parametrize("channel", ["<#C0METRICS|metrics>", "#metrics"])
+def test_a_digest_in_doubt_after_a_crash_is_found_in_its_channel_by_id_or_by_name(
+    database: Database, fake: FakeSlackWebAPI, channel: str
+) -> None:
+    """The post reached Slack, then the process died before recording it: the next
+    dispatcher finds it in the channel's history (a channel set by name is looked up
+    first: history takes ids only) and does not post it again."""
+    app = digest_due(database, channel)
+    assert deliver(app, fake).sent == 1
+    with app.db.uow() as uow:  # as if the commit of "sent" never happened
+        uow.session.execute(
+            update(OutboxMessage).values(
+                state="sending", owner="gone:1:x", not_before=app.clock.now()
+            )
+        )
+        uow.commit()
+    again = deliver(app, fake)
+    assert (again.verified, again.sent) == (1, 0)
+    assert len([c for c in fake.calls_to("chat.postMessage") if c.ok]) == 1
+    assert outbox_row(app).state == "sent"

@@ -62,9 +62,11 @@ class SlackMessenger:
         client = await self.client_for(to.workspace)
         if isinstance(to, Recipient):
             opened = await client.conversations_open(users=to.user)
-            channel = opened["channel"]["id"]
+            channel: str | None = opened["channel"]["id"]
         else:
-            channel = channel_id(to.channel)
+            channel = await _id_of(client, channel_id(to.channel))
+            if channel is None:
+                return False  # no channel of that name: nothing there to repeat
         window: dict[str, Any] = {"channel": channel, "limit": 50, "include_all_metadata": True}
         if isinstance(to, ChannelPost) and to.thread:
             found = await client.conversations_replies(ts=to.thread, **window)
@@ -124,6 +126,23 @@ class SlackMessenger:
                 if attempt == UPLOAD_TRIES - 1:
                     raise PartlyDelivered(f"the file was not attached: {error}", where) from error
             await asyncio.sleep(self.upload_backoff * 2**attempt)
+
+
+async def _id_of(client: AsyncWebClient, channel: str) -> str | None:
+    """A channel's id: posts take ``#name``, but reading history takes the id."""
+    if not channel.startswith("#"):
+        return channel
+    name, cursor = channel[1:], None
+    while True:
+        page = await client.conversations_list(
+            types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor
+        )
+        for found in page.get("channels") or []:
+            if found.get("name") == name:
+                return str(found["id"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return None
 
 
 #: Tries at a message's files, and the errors no try mends.

@@ -147,7 +147,10 @@ def _check_message(params: Mapping[str, Any]) -> None:
 
 
 def _page(
-    items: list[dict[str, Any]], params: Mapping[str, Any], default_limit: int
+    items: list[dict[str, Any]],
+    params: Mapping[str, Any],
+    default_limit: int,
+    key: str = "messages",
 ) -> dict[str, Any]:
     """Cursor pagination in Slack's shape: ``has_more`` + ``response_metadata.next_cursor``."""
     limit = int(params.get("limit") or default_limit)
@@ -157,7 +160,7 @@ def _page(
     has_more = start + limit < len(items)
     next_cursor = base64.b64encode(f"offset:{start + limit}".encode()).decode() if has_more else ""
     return {
-        "messages": page,
+        key: page,
         "has_more": has_more,
         "response_metadata": {"next_cursor": next_cursor},
     }
@@ -187,6 +190,7 @@ class FakeSlackWebAPI(CallJournal[str, Call]):
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
+            "conversations.list": self._conversations_list,
             "users.info": self._users_info,
             "views.open": self._views_open,
             "views.push": self._views_open,
@@ -336,8 +340,12 @@ class FakeSlackWebAPI(CallJournal[str, Call]):
             return msg
 
     def messages(self, channel: str) -> list[dict[str, Any]]:
-        """All messages (incl. thread replies) currently in `channel`, oldest first."""
+        """All messages (incl. thread replies) currently in `channel` (an id, or ``#name``),
+        oldest first."""
         with self._lock:
+            if channel.startswith("#"):
+                named = [c for c, i in self._channels.items() if i.get("name") == channel[1:]]
+                channel = named[0] if named else channel
             msgs = self._messages.get(channel, {})
             return [msgs[ts] for ts in sorted(msgs, key=_ts_micros)]
 
@@ -625,6 +633,14 @@ class FakeSlackWebAPI(CallJournal[str, Call]):
         """Posting to a user id posts to the DM with that user, like Slack does."""
         if channel[:1] in ("U", "W"):
             channel = self.dm_channel(channel)
+        elif channel.startswith("#"):  # a name: the channel of that name (made if new)
+            name = channel[1:]
+            found = [c for c, info in self._channels.items() if info.get("name") == name]
+            if found:
+                return found[0]
+            channel = f"C{next(self._ids):010d}"
+            self._ensure_channel(channel).update(name=name, name_normalized=name)
+            return channel
         self._ensure_channel(channel)
         return channel
 
@@ -785,6 +801,18 @@ class FakeSlackWebAPI(CallJournal[str, Call]):
         ]
         root = self._messages[channel].get(thread_ts, parent)
         return _page([root, *replies], r.params, 1000)
+
+    def _conversations_list(self, r: ApiRequest) -> dict[str, Any]:
+        """Channels (never DMs), ids only: a name is no id (conversations.history wants one)."""
+        wanted = set(str(r.params.get("types") or "public_channel").split(","))
+        listed = [
+            info
+            for info in self._channels.values()
+            if not info["is_im"]
+            and ("private_channel" if info["is_private"] else "public_channel") in wanted
+            and not (_truthy(r.params.get("exclude_archived", False)) and info["is_archived"])
+        ]
+        return _page(listed, r.params, 100, key="channels")
 
     def _conversations_info(self, r: ApiRequest) -> dict[str, Any]:
         channel = r.require("channel", "channel_not_found")
