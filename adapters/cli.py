@@ -541,15 +541,19 @@ def scheduler(
     import asyncio
     import logging
 
-    from adapters.scheduler import run_scheduler, simulated_clock, until_of
+    from adapters.scheduler import StartupError, run_scheduler, simulated_clock, until_of
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     lodestar = _open(db)
     clock = simulated_clock(clock_start, clock_speed)
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(run_scheduler(lodestar, tick=tick, clock=clock, until=until_of(until)))
+    except StartupError as error:
+        raise _fail(str(error)) from error
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()

@@ -10,8 +10,14 @@ import logging
 import os
 import signal
 import sys
+from typing import NoReturn
 
-from adapters.scheduler import Scheduler
+import discord
+from pydantic import ValidationError
+
+from adapters.discord.settings import one_line
+from adapters.scheduler import Scheduler, StartupError
+from adapters.slack.settings import MissingSetting
 from bot.app import Lodestar, SchemaOutOfDate, find_config
 from bot.nsm.config import ConfigError
 
@@ -89,7 +95,24 @@ def run_all(port: int | None = None, db: str | None = None) -> None:
     try:
         lodestar = Lodestar.open(db, config=find_config())
     except (SchemaOutOfDate, ConfigError, FileNotFoundError) as error:
-        print(f"lodestar run: {error}", file=sys.stderr)
-        raise SystemExit(2) from error
-    with contextlib.suppress(KeyboardInterrupt):
+        _fail(str(error))
+    try:
         asyncio.run(serve_everything(lodestar, port))
+    except (MissingSetting, StartupError) as error:
+        _fail(str(error))
+    except ValidationError as error:  # PORT=notaport, say
+        _fail(one_line(error))
+    except discord.LoginFailure as error:
+        _fail(f"Discord refused DISCORD_TOKEN ({error}).")
+    except discord.PrivilegedIntentsRequired:
+        _fail(
+            "the Message Content intent is not enabled for this Discord bot: turn it on, or "
+            "set LODESTAR_DISCORD_MESSAGE_CONTENT=false (see adapters/discord/README.md)."
+        )
+    except KeyboardInterrupt:
+        pass
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"lodestar run: {message}", file=sys.stderr)
+    raise SystemExit(2)

@@ -13,8 +13,11 @@ restarted mid-way, post each thing once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import os
+import signal
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -22,25 +25,41 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import Lodestar
 from bot.clock import Clock
+from bot.notify.dispatcher import DEFAULT_RATES, DispatchReport
 from bot.notify.ports import Messenger
 
 log = logging.getLogger(__name__)
 
 #: Seconds between two ticks: the finest a scheduled time can be kept to.
 TICK = 30.0
+PLATFORMS = (*DEFAULT_RATES, "console")
+
+
+class StartupError(RuntimeError):
+    """A setting the process cannot start with: one line for the operator."""
+
+
+#: The slowest and fastest send rates an operator may set, notices per second.
+RATES = (0.1, 1000.0)
 
 
 def rates_from_env() -> dict[str, float]:
     """``LODESTAR_SEND_RATES=slack=20,discord=20``: notices per second per workspace, for
     a plan whose limits differ from the defaults."""
     out: dict[str, float] = {}
-    for part in os.environ.get("LODESTAR_SEND_RATES", "").split(","):
-        platform, _, rate = part.partition("=")
+    for part in filter(str.strip, os.environ.get("LODESTAR_SEND_RATES", "").split(",")):
+        platform, _, text = (x.strip() for x in part.partition("="))
         try:
-            if platform.strip() and float(rate) > 0:
-                out[platform.strip()] = float(rate)
+            rate = float(text)
         except ValueError:
-            log.warning("LODESTAR_SEND_RATES: %r is not platform=number; ignored", part)
+            rate = math.nan
+        if platform not in PLATFORMS or not RATES[0] <= rate <= RATES[1]:
+            raise StartupError(
+                f"LODESTAR_SEND_RATES: {part.strip()!r} is not platform=rate with a platform "
+                f"among {', '.join(PLATFORMS)} and a rate from {RATES[0]:g} to {RATES[1]:g} "
+                "notices a second, e.g. slack=10,discord=20."
+            )
+        out[platform] = rate
     return out
 
 
@@ -71,12 +90,17 @@ class Scheduler:
         self.tick_every = tick
         self.until = until
         self.dispatcher = lodestar.dispatcher(messengers, self.clock, rates=rates_from_env())
+        #: What this process delivered since it started.
+        self.delivered = DispatchReport()
         self.finished = asyncio.Event()
         self._aps: AsyncIOScheduler | None = None
 
     async def tick(self) -> None:
-        """Queue what is due now, then deliver the outbox."""
+        """Queue what is due now, and feed the outbox's lanes without waiting for them:
+        a long ship fans out in its lane while later ticks keep the schedule."""
         now = self.clock.now()
+        if self.until is not None:  # a test's last tick is at ``until``, however fast its clock
+            now = min(now, self.until)
         try:
             report = await asyncio.to_thread(self.lodestar.run_jobs, now)
             if report.queued or report.alerts:
@@ -84,10 +108,11 @@ class Scheduler:
         except Exception:  # one bad tick must not stop the clock, nor delivery
             log.exception("scheduled posts at %s", now)
         try:
-            await self.dispatcher.run_once()
+            self.dispatcher.feed(self.delivered)
         except Exception:
             log.exception("outbox delivery at %s", now)
         if self.until is not None and now >= self.until:
+            await self.dispatcher.settled()
             self.finished.set()
 
     def start(self) -> None:
@@ -130,6 +155,7 @@ async def platform_messengers(lodestar: Lodestar) -> dict[str, Messenger]:
         out["slack"] = standalone_messenger(slack, lodestar.db.engine)
     token = os.environ.get("DISCORD_TOKEN")
     if token:
+        import aiohttp
         import discord
 
         from adapters.discord.messenger import DiscordMessenger
@@ -138,8 +164,14 @@ async def platform_messengers(lodestar: Lodestar) -> dict[str, Messenger]:
         if api:
             discord.http.Route.BASE = api.rstrip("/")
         client = discord.Client(intents=discord.Intents.none())
-        await client.login(token)
-        out["discord"] = DiscordMessenger(client)
+        try:
+            await client.login(token)
+        except discord.LoginFailure as error:
+            raise StartupError(f"Discord refused DISCORD_TOKEN ({error}).") from error
+        except (OSError, aiohttp.ClientError, discord.HTTPException) as error:
+            # Discord out of reach: deliver the rest, and log in at the first Discord send.
+            log.warning("Discord is out of reach (%s): logging in at the first send", error)
+        out["discord"] = DiscordMessenger(client, token)
     if not out:
         log.warning("no SLACK_BOT_TOKEN or DISCORD_TOKEN: posts are queued but not delivered")
     return out
@@ -166,10 +198,18 @@ async def run_scheduler(
     messengers = await platform_messengers(lodestar)
     scheduler = Scheduler(lodestar, messengers, clock=clock, tick=tick, until=until)
     scheduler.start()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # PID 1 in a container ignores SIGTERM
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # otherwise
+            loop.add_signal_handler(signum, scheduler.finished.set)
     try:
         await scheduler.finished.wait()
     finally:
         scheduler.stop()
+        for messenger in messengers.values():
+            close = getattr(messenger, "close", None)
+            if close is not None:
+                await close()
 
 
 def until_of(text: str | None) -> datetime | None:
@@ -179,4 +219,12 @@ def until_of(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-__all__ = ["TICK", "ScaledClock", "Scheduler", "run_scheduler", "simulated_clock", "until_of"]
+__all__ = [
+    "TICK",
+    "ScaledClock",
+    "Scheduler",
+    "StartupError",
+    "run_scheduler",
+    "simulated_clock",
+    "until_of",
+]

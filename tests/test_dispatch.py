@@ -321,3 +321,31 @@ def test_a_check_that_fails_sends_the_notice_rather_than_lose_it(app: Lodestar) 
     platform = CannotTell()
     report = asyncio.run(Dispatcher(app.db, {"console": platform}, app.clock).run_once())
     assert (report.sent, report.failed, len(platform.asked)) == (2, 1, 3)
+
+
+def test_one_workspaces_long_ship_does_not_hold_up_another_workspaces_notices(
+    app: Lodestar,
+) -> None:
+    """Each workspace has its own lane at its own pace: 50 DMs at 10 a second in one do
+    not put the other's single DM five seconds back."""
+    crowd_behind_item_1(app, 50)
+    app.router.command(PM, "feedback", "ship #1")
+    beta = Caller("console", "beta", "zed", "zed", channel="general", is_platform_admin=True)
+    app.router.command(beta, "feedback", "offline mode")
+    app.router.command(beta, "feedback", "ship #1")
+    clock, start = app.clock, app.clock.now()
+    platform = LimitedPlatform(clock, per_second=1000)
+    sent_at: dict[str, float] = {}
+    record = platform.send_direct
+
+    async def timed(to: Recipient, reply: Reply) -> None:
+        await record(to, reply)
+        sent_at[to.user] = (clock.now() - start).total_seconds()
+
+    platform.send_direct = timed  # type: ignore[method-assign]
+    dispatcher = Dispatcher(
+        app.db, {"console": platform}, clock, rates={"console": 10}, **_simulated(clock)
+    )
+    report = asyncio.run(dispatcher.run_once())
+    assert report.sent == 52  # 51 people behind acme's #1, and zed in beta
+    assert sent_at["zed"] < 0.5 and max(sent_at.values()) > 4.5

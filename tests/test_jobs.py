@@ -239,5 +239,79 @@ def test_a_failing_turn_of_the_jobs_does_not_stop_delivery(database: Database) -
         raise RuntimeError("the jobs broke")
 
     app.run_jobs = broken  # type: ignore[method-assign]
-    asyncio.run(scheduler.tick())
+
+    async def tick() -> None:
+        await scheduler.tick()
+        await scheduler.dispatcher.settled()
+
+    asyncio.run(tick())
     assert [who for who, _, _ in platform.of("ship_notice")] == ["pm"]
+
+
+class HeldForAna(Platform):
+    """Holds ana's DM until released (a long 429 wait, say); the rest go through."""
+
+    def __init__(self, clock: FixedClock) -> None:
+        super().__init__(clock)
+        self.release = asyncio.Event()
+
+    async def send_direct(self, to: Recipient, reply: Reply) -> None:
+        if to.user == "ana":
+            await self.release.wait()
+        await super().send_direct(to, reply)
+
+
+def test_a_ship_whose_notices_wait_never_holds_up_the_schedule(database: Database) -> None:
+    """The tick feeds the outbox and returns: while one DM waits, later ticks still
+    queue the digest, and it goes out ahead of the DMs still waiting."""
+    from adapters.scheduler import Scheduler
+
+    start = datetime(2026, 12, 1, 8, 59, tzinfo=UTC)
+    app = app_at(database, start)
+    app.router.command(PM, "nsm", "digest #metrics 09:00 UTC")
+    ana = Caller("console", "acme", "ana", "ana", channel="general")
+    app.router.command(ana, "feedback", "dark mode")
+    for who in ("bo", "cy", "dee"):
+        app.router.command(Caller("console", "acme", who, who), "feedback", "vote #1")
+    app.router.command(PM, "feedback", "ship #1")
+    platform = HeldForAna(app.clock)  # type: ignore[arg-type]
+    scheduler = Scheduler(app, {"console": platform})
+
+    async def scenario() -> None:
+        await asyncio.wait_for(scheduler.tick(), 5)  # returns with ana's DM still waiting
+        await asyncio.sleep(0.05)
+        app.clock.advance(minutes=2)
+        await asyncio.wait_for(scheduler.tick(), 5)
+        for _ in range(100):
+            if platform.of("digest"):
+                break
+            await asyncio.sleep(0.01)
+        assert [where for where, _, _ in platform.of("digest")] == ["metrics"]
+        assert "ana" not in [who for who, _, _ in platform.of("ship_notice")]
+        platform.release.set()
+        await scheduler.dispatcher.settled()
+
+    asyncio.run(scenario())
+    assert sorted(who for who, _, _ in platform.of("ship_notice")) == ["ana", "bo", "cy", "dee"]
+
+
+def test_the_alert_channel_says_it_is_not_where_digests_go(database: Database) -> None:
+    app = app_at(database, datetime(2026, 12, 1, tzinfo=UTC))
+    app.router.command(PM, "nsm", "digest #metrics 09:00 UTC")
+    for line in ("channel off", "channel #other"):
+        text = app.router.command(PM, "nsm", line)[0].text
+        assert "digest" not in text.split(".")[0], text
+        assert "/nsm schedule" in text
+    assert "in metrics" in app.router.command(PM, "nsm", "schedule")[0].text
+
+
+def test_the_digest_is_headed_with_the_readers_own_day_and_time(database: Database) -> None:
+    """Sydney's Monday 09:00 digest is Sunday 22:00 in UTC: it says Monday, 09:00."""
+    start = datetime(2026, 3, 1, 21, 0, tzinfo=UTC)  # Monday 08:00 in Sydney (AEDT)
+    app = app_at(database, start)
+    app.router.command(PM, "nsm", "digest #metrics 09:00 Australia/Sydney")
+    platform = Platform(app.clock)  # type: ignore[arg-type]
+    tick_through(app, platform, start + timedelta(hours=2), timedelta(minutes=10))
+    ((_, at, reply),) = platform.of("digest")
+    assert at == datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
+    assert reply.text.startswith("☀️ Daily digest, Monday 02 March 2026 (24 hours to 09:00 AEDT)")

@@ -175,3 +175,20 @@ def test_a_scheduler_killed_mid_fan_out_loses_nothing_and_sends_nothing_twice(
     received = dms(fake)
     assert len(received) == 5000, "lost some"
     assert set(received.values()) == {1}, "sent some twice"
+
+
+def test_sigterm_stops_the_scheduler_cleanly(
+    database: Database, fake: FakeSlackWebAPI, tmp_path: Path
+) -> None:
+    """A container stops its process with SIGTERM (and, as PID 1, the default action
+    does nothing): the scheduler stops at once and exits 0 rather than wait for SIGKILL."""
+    if database.dialect != "sqlite":
+        pytest.skip("one process; SQLite is enough")
+    process = scheduler(tmp_path, fake, url_of(database))
+    log = max(tmp_path.glob("scheduler-*.log"), key=lambda f: f.stat().st_mtime)
+    for _ in range(200):
+        if b"ticking every" in log.read_bytes():
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(10) == 0, log.read_text()

@@ -15,20 +15,12 @@ class OutboxLoop:
     def __init__(self, dispatcher: Dispatcher, every: float) -> None:
         self.dispatcher = dispatcher
         self.every = every
-        self._lock = asyncio.Lock()
-        self._wanted = False
 
-    async def run_now(self) -> DispatchReport | None:
-        """Run the dispatcher; a call during a run makes that run go round once more."""
-        self._wanted = True
-        if self._lock.locked():
-            return None
-        async with self._lock:
-            report = None
-            while self._wanted:
-                self._wanted = False
-                report = await self.dispatcher.run_once()
-            return report
+    async def run_now(self) -> DispatchReport:
+        """Deliver what is due now and wait for it. Calls may overlap: each one feeds
+        only what no lane holds yet, so a card queued during a long ship goes out in
+        its turn instead of after the whole ship."""
+        return await self.dispatcher.run_once()
 
     async def forever(self) -> None:
         while True:

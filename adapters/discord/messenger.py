@@ -50,10 +50,19 @@ def channel_id(client: discord.Client, guild_id: str, channel: str) -> int | Non
 class DiscordMessenger:
     platform = PLATFORM
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, token: str | None = None) -> None:
         self.client = client
+        self._token = token  # to log in at the first send, if start-up could not
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def _logged_in(self) -> None:
+        if self._token and self.client.http.token is None:
+            await self.client.login(self._token)
 
     async def send_direct(self, to: Recipient, reply: Reply) -> None:
+        await self._logged_in()
         try:
             dm = await self.client.http.start_private_message(int(to.user))
             channel = self.client.get_partial_messageable(int(dm["id"]))
@@ -83,6 +92,7 @@ class DiscordMessenger:
         return None
 
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str] | None:
+        await self._logged_in()
         found = await self._channel(to.workspace, to.channel)
         if found is None:
             raise Undeliverable(f"there is no channel {to.channel!r} in this server")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.context import system_caller
 from bot.errors import UserError
@@ -28,7 +29,7 @@ def renderers(db: Database, nsm: NsmService, watcher: AlertWatcher) -> dict[str,
             return system_caller(workspace.platform, workspace.external_id, workspace.name)
 
     def daily(payload: dict[str, Any]) -> Reply:
-        at = datetime.fromisoformat(str(payload["at"]))
+        at = _local(payload)
         try:
             return digest(nsm, watcher, caller_of(payload), at)
         except UserError as error:  # no values yet: nothing to post, and say why
@@ -54,3 +55,11 @@ def renderers(db: Database, nsm: NsmService, watcher: AlertWatcher) -> dict[str,
         return public(logged(view), kind=Kind.INFO, card=card(view), posts_card=True)
 
     return {"digest": daily, "weekly_chart": weekly, "redraw": redraw}
+
+
+def _local(payload: dict[str, Any]) -> datetime:
+    """The post's slot in its schedule's zone: the digest is headed with the reader's
+    own day and time, not UTC's."""
+    at = datetime.fromisoformat(str(payload["at"]))
+    zone = payload.get("zone")
+    return at.astimezone(ZoneInfo(str(zone))) if zone else at

@@ -88,6 +88,7 @@ class Jobs:
                         "workspace_id": workspace_id,
                         "channel": schedule.channel,
                         "at": slot.isoformat(),
+                        "zone": schedule.zone.key,
                         "period": key,
                     },
                     now,

@@ -6,6 +6,11 @@ and a lease, in a commit of its own) → *sent* (in a commit of its own, right a
 the platform answered), or *failed* (with attempts and the last error), or
 *skipped* (muted). A second dispatcher never takes a notice another one holds.
 
+Each (platform, workspace) has a lane: its notices in order, scheduled and channel
+posts ahead of DMs, at that workspace's pace; lanes run side by side, so one
+workspace's 5,000-person ship never holds up another's digest. Feeding the lanes
+returns at once, so a scheduler's tick is never held up by a long fan-out.
+
 What "exactly once" can promise. Between the platform's answer and our commit of
 *sent* there is a window of a few milliseconds (``DispatchReport.windows`` measures
 it). A crash inside it leaves a notice that did reach the platform still marked
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import heapq
 import logging
 import os
 import secrets
@@ -77,6 +83,26 @@ class DispatchReport:
     windows: list[float] = field(default_factory=list)
 
 
+Target = tuple[Messenger, Recipient | ChannelPost, Reply | Callable[[], Reply]]
+
+
+@dataclass
+class _Entry:
+    message: OutboxMessage
+    target: Target
+    report: DispatchReport
+    future: asyncio.Future[None]
+
+
+@dataclass
+class Lane:
+    """A workspace's notices waiting for their turn: (rank, id, entry), a heap."""
+
+    waiting: list[tuple[int, int, _Entry]] = field(default_factory=list)
+    fed: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
 def owner_name() -> str:
     """This process, as the owner of the notices it is sending."""
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -125,57 +151,139 @@ class Dispatcher:
         self.beat_every = beat_every
         self._paces: dict[tuple[str, str], Pace] = {}
         self._beaten: datetime | None = None
+        #: One lane per (platform, workspace): its notices, in order, at its pace.
+        self._lanes: dict[tuple[str, str], Lane] = {}
+        self._in_lanes: set[int] = set()
+        self._beating: asyncio.Task[None] | None = None
+        self._semaphore: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     # -- running ----------------------------------------------------------------------
 
     async def run_once(self, limit: int = 200, pages: int = 100) -> DispatchReport:
-        """Deliver what is due, ``limit`` notices a page; pages go on past notices for
-        platforms this process does not serve, so those never hold up the rest."""
+        """Deliver what is due now and wait until it is delivered (or given back)."""
         report = DispatchReport()
-        self.beat(force=True)
-        beating = asyncio.create_task(self._keep_beating())
-        try:
-            await self._deliver(report, limit, pages)
-        finally:
-            beating.cancel()
+        await asyncio.gather(*self.feed(report, limit, pages))
         return report
 
+    def feed(
+        self, report: DispatchReport, limit: int = 200, pages: int = 100
+    ) -> list[asyncio.Future[None]]:
+        """Put what is due into the lanes, ``limit`` notices a page, and return at once:
+        one future per notice, done when it is delivered, failed or given back. A notice
+        already in a lane is not fed twice; pages go on past notices for platforms this
+        process does not serve, so those never hold up the rest."""
+        self.beat(force=True)
+        dead = self.dead_owners()
+        done: list[asyncio.Future[None]] = []
+        after = 0
+        for _ in range(pages):
+            with self.db.uow() as uow:
+                due = uow.outbox.due(self.clock.now(), limit, after, dead)
+                uow.commit()
+            for message in due:
+                if message.id not in self._in_lanes:
+                    future = self._route(message, report)
+                    if future is not None:
+                        done.append(future)
+            if len(due) < limit:
+                break
+            after = due[-1].id
+        if self._lanes and (self._beating is None or self._beating.done()):
+            self._beating = asyncio.create_task(self._keep_beating())
+        return done
+
+    async def settled(self) -> None:
+        """Wait until every lane has run dry (what was fed is delivered or given back)."""
+        while self._lanes:
+            await asyncio.gather(*(lane.task for lane in list(self._lanes.values()) if lane.task))
+
     async def _keep_beating(self) -> None:
-        """Beat while sending: a send that waits out a long 429, a slow chart or a slow
+        """Beat while lanes run: a send that waits out a long 429, a slow chart or a slow
         platform must not make this dispatcher look dead to the others."""
-        while True:
+        while self._lanes:
             await asyncio.sleep(self.beat_every)
             try:
                 await asyncio.to_thread(self.beat, force=True)
             except Exception:  # the database hiccuped: the next beat may do
                 log.warning("dispatcher %s could not beat", self.owner, exc_info=True)
 
-    async def _deliver(self, report: DispatchReport, limit: int, pages: int) -> None:
-        dead = self.dead_owners()
-        after = 0
-        slots = asyncio.Semaphore(self.concurrency)
-        running: set[asyncio.Task[None]] = set()
-        for _ in range(pages):
-            with self.db.uow() as uow:
-                due = uow.outbox.due(self.clock.now(), limit, after, dead)
-                uow.commit()
-            for message in due:
-                claimed = self._claim(message, report)
-                if claimed is None:
+    def _route(self, message: OutboxMessage, report: DispatchReport) -> asyncio.Future[None] | None:
+        """Queue a notice in its platform and workspace's lane (scheduled and channel
+        posts before DMs); None when this process does not deliver it."""
+        with self.db.uow() as uow:
+            target = self._target(uow, message)
+        if target is None:
+            return None  # for a platform this process does not serve: leave it be
+        if target is MUTED:
+            if self._claim(message):
+                self._done(message.id, "skipped", None)
+                report.skipped += 1
+            return None
+        assert not isinstance(target, str)
+        to = target[1]
+        key = (to.platform, to.workspace)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = Lane()
+            lane.task = asyncio.create_task(self._drain(key, lane))
+        future = asyncio.get_running_loop().create_future()
+        rank = 1 if isinstance(to, Recipient) else 0
+        heapq.heappush(lane.waiting, (rank, message.id, _Entry(message, target, report, future)))
+        lane.fed.set()
+        self._in_lanes.add(message.id)
+        return future
+
+    async def _drain(self, key: tuple[str, str], lane: Lane) -> None:
+        """One workspace's notices at its pace; other workspaces' lanes run meanwhile."""
+        pace, slots = self._paces_for(key), self._slots()
+        sending: set[asyncio.Task[None]] = set()
+        try:
+            while lane.waiting or sending:
+                if not lane.waiting:  # sends in flight: wait for one, or for more to send
+                    lane.fed.clear()
+                    fed = asyncio.ensure_future(lane.fed.wait())
+                    await asyncio.wait({*sending, fed}, return_when=asyncio.FIRST_COMPLETED)
+                    fed.cancel()
                     continue
-                messenger, to, reply, in_doubt = claimed
-                await self._pace(to).acquire()
+                await pace.acquire()
                 await slots.acquire()
-                task = asyncio.create_task(
-                    self._send(message, messenger, to, reply, in_doubt, report)
-                )
-                running.add(task)
-                task.add_done_callback(lambda t: (running.discard(t), slots.release()))
-            if len(due) < limit:
-                break
-            after = due[-1].id
-        if running:
-            await asyncio.gather(*running)
+                entry = heapq.heappop(lane.waiting)[2]
+                task = asyncio.create_task(self._deliver_one(entry))
+                sending.add(task)
+                task.add_done_callback(lambda t: (sending.discard(t), slots.release()))
+        finally:
+            del self._lanes[key]
+            for _, _, entry in lane.waiting:  # cancelled: hand back what was not sent
+                self._settle(entry)
+
+    async def _deliver_one(self, entry: _Entry) -> None:
+        try:
+            if self._claim(entry.message):
+                messenger, to, content = entry.target
+                await self._send(entry.message, messenger, to, content, entry.report)
+        except Exception:
+            log.exception("delivery of outbox %s", entry.message.id)
+        except asyncio.CancelledError:
+            entry.future.cancel()
+            raise
+        except BaseException as exc:  # the process is going down: whoever waits hears it
+            if not entry.future.done():
+                entry.future.set_exception(exc)
+            raise
+        finally:
+            self._settle(entry)
+
+    def _settle(self, entry: _Entry) -> None:
+        self._in_lanes.discard(entry.message.id)
+        if not entry.future.done():
+            entry.future.set_result(None)
+
+    def _slots(self) -> asyncio.Semaphore:
+        """Notices in flight at once across lanes (one semaphore per event loop)."""
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._semaphore[0] is not loop:
+            self._semaphore = (loop, asyncio.Semaphore(self.concurrency))
+        return self._semaphore[1]
 
     def beat(self, *, force: bool = False) -> None:
         """Say this dispatcher is alive (at most every ``BEAT_EVERY``)."""
@@ -203,38 +311,23 @@ class Dispatcher:
         return dead
 
     def _pace(self, to: Recipient | ChannelPost) -> Pace:
-        key = (to.platform, to.workspace)
+        return self._paces_for((to.platform, to.workspace))
+
+    def _paces_for(self, key: tuple[str, str]) -> Pace:
         pace = self._paces.get(key)
         if pace is None:
-            rate = self.rates.get(to.platform)
-            pace = Pace(rate or 1e9, self.seconds, self.sleep)
-            self._paces[key] = pace
+            pace = self._paces[key] = Pace(self.rates.get(key[0]) or 1e9, self.seconds, self.sleep)
         return pace
 
     # -- one notice ---------------------------------------------------------------------
 
-    def _claim(
-        self, message: OutboxMessage, report: DispatchReport
-    ) -> tuple[Messenger, Recipient | ChannelPost, Reply | Callable[[], Reply], bool] | None:
-        """Claim a notice for this dispatcher, in a commit of its own."""
-        now = self.clock.now()
-        # Left sending by a dispatcher that died, or tried before and failed in a way
-        # that may hide a delivery (a timeout after the platform posted): check first.
-        in_doubt = message.state == "sending" or message.attempts > 0
+    def _claim(self, message: OutboxMessage) -> bool:
+        """Take a notice for this dispatcher, in a commit of its own; False when another
+        one took it first."""
         with self.db.uow() as uow:
-            target = self._target(uow, message)
-            if target is None:
-                return None  # for a platform this process does not serve: leave it be
-            if not uow.outbox.claim(message, self.owner, now + LEASE):
-                return None
-            if target is MUTED:
-                uow.outbox.finish(message.id, "skipped", now)
-                uow.commit()
-                report.skipped += 1
-                return None
+            claimed = uow.outbox.claim(message, self.owner, self.clock.now() + LEASE)
             uow.commit()
-        assert not isinstance(target, str)
-        return (*target, in_doubt)
+        return claimed
 
     async def _send(
         self,
@@ -242,11 +335,13 @@ class Dispatcher:
         messenger: Messenger,
         to: Recipient | ChannelPost,
         content: Reply | Callable[[], Reply],
-        in_doubt: bool,
         report: DispatchReport,
     ) -> None:
         posted: tuple[str, str] | None = None
         reply: Reply | None = None
+        # Left sending by a dispatcher that died, or tried before and failed in a way
+        # that may hide a delivery (a timeout after the platform posted): check first.
+        in_doubt = message.state == "sending" or message.attempts > 0
         try:
             # A scheduled post is made now, on a worker thread: drawing a chart must not
             # hold up an adapter's event loop.

@@ -104,9 +104,11 @@ class NsmCommands:
                 raise BadInput(f"“{quote(args[0], 40)}” is not a channel: write it like #metrics.")
             svc.settings.set_channel(caller, channel)
             what = f"in #{defang(channel)}" if channel else "nowhere (off)"
-            return [
-                private(f"Metric alerts and digests will be posted {what}.", kind="nsm_channel")
-            ]
+            text = (
+                f"Metric alerts will be posted {what}. The daily digest and the weekly "
+                "chart have channels of their own: /nsm schedule shows them."
+            )
+            return [private(text, kind="nsm_channel")]
         if head == "digest" and not args:
             return [digest(svc, self.watcher, caller, svc.clock.now())]
         raise BadInput(f"I don't understand “{quote('/nsm ' + text, 60)}”; try /nsm help.")

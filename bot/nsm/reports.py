@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.context import Caller
 from bot.errors import BadInput
@@ -97,13 +97,16 @@ def digest(
     with_chart: bool = True,
 ) -> Reply:
     """The daily digest for the 24 hours up to ``at``; the feedback part is that of the
-    caller's board (none without a caller: no workspace exists yet)."""
+    caller's board (none without a caller: no workspace exists yet). The header reads
+    ``at`` in its own zone (the schedule's); everything else is reckoned in UTC."""
+    shown, at = at, at.astimezone(UTC)
     since = at - timedelta(days=1)
     until = at + timedelta(microseconds=1)  # include what happened at ``at`` itself
     summary = service.summary(at)
     ns = summary.north_star
     lines = [
-        f"☀️ Daily digest, {at:%A %d %B %Y} (24 hours to {at:%H:%M} {at.tzname() or 'UTC'})",
+        f"☀️ Daily digest, {shown:%A %d %B %Y} "
+        f"(24 hours to {shown:%H:%M} {shown.tzname() or 'UTC'})",
         f"⭐ {ns.metric.name} ({summary.week.key}): "
         f"{format_value(ns.latest or 0, ns.metric.unit)} ({_delta(ns)} vs last week)",
     ]
