@@ -16,7 +16,7 @@ import discord
 from pydantic import ValidationError
 
 from adapters.discord.settings import one_line
-from adapters.scheduler import Scheduler, StartupError
+from adapters.scheduler import Scheduler, StartupError, rates_from_env
 from adapters.slack.settings import MissingSetting
 from bot.app import Lodestar, SchemaOutOfDate, find_config
 from bot.nsm.config import ConfigError
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 
 async def serve_everything(lodestar: Lodestar, port: int | None) -> None:
+    rates = rates_from_env()  # a bad setting stops start-up before anything else
     running: list[asyncio.Task[object]] = []
     closers = []
     if os.environ.get("SLACK_BOT_TOKEN") or os.environ.get("SLACK_CLIENT_ID"):
@@ -66,7 +67,7 @@ async def serve_everything(lodestar: Lodestar, port: int | None) -> None:
         log.info("Discord: connecting to the gateway")
     if not running:
         log.warning("no SLACK_BOT_TOKEN nor DISCORD_TOKEN: only the scheduler runs")
-    scheduler = Scheduler(lodestar, lodestar.messengers)  # the adapters' messengers
+    scheduler = Scheduler(lodestar, lodestar.messengers, rates=rates)  # the adapters'
     scheduler.start()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

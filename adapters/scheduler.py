@@ -84,12 +84,14 @@ class Scheduler:
         clock: Clock | None = None,
         tick: float = TICK,
         until: datetime | None = None,
+        rates: Mapping[str, float] | None = None,
     ) -> None:
         self.lodestar = lodestar
         self.clock = clock or lodestar.clock
         self.tick_every = tick
         self.until = until
-        self.dispatcher = lodestar.dispatcher(messengers, self.clock, rates=rates_from_env())
+        rates = rates_from_env() if rates is None else rates
+        self.dispatcher = lodestar.dispatcher(messengers, self.clock, rates=rates)
         #: What this process delivered since it started.
         self.delivered = DispatchReport()
         self.finished = asyncio.Event()
@@ -195,8 +197,9 @@ async def run_scheduler(
     until: datetime | None = None,
 ) -> None:
     """``lodestar scheduler``: tick until interrupted (or, in tests, until ``until``)."""
+    rates = rates_from_env()  # a bad setting stops start-up before anything else
     messengers = await platform_messengers(lodestar)
-    scheduler = Scheduler(lodestar, messengers, clock=clock, tick=tick, until=until)
+    scheduler = Scheduler(lodestar, messengers, clock=clock, tick=tick, until=until, rates=rates)
     scheduler.start()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):  # PID 1 in a container ignores SIGTERM

@@ -192,3 +192,35 @@ def test_sigterm_stops_the_scheduler_cleanly(
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     assert process.wait(10) == 0, log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("command", "env", "said"),
+    [
+        ("scheduler", {"LODESTAR_SEND_RATES": "slak=5"}, "LODESTAR_SEND_RATES: 'slak=5'"),
+        ("scheduler", {"LODESTAR_SEND_RATES": "slack=1e-300"}, "a rate from 0.1 to 1000"),
+        ("scheduler", {"LODESTAR_SEND_RATES": "slack=nan"}, "a rate from 0.1 to 1000"),
+        ("run", {"SLACK_BOT_TOKEN": "xoxb-x"}, "SLACK_SIGNING_SECRET is not set"),
+        (
+            "run",
+            {"SLACK_BOT_TOKEN": "xoxb-x", "SLACK_SIGNING_SECRET": "s", "PORT": "notaport"},
+            "PORT is not valid",
+        ),
+    ],
+)
+def test_a_setting_the_process_cannot_start_with_is_one_line_and_exit_2(
+    tmp_path: Path, command: str, env: dict[str, str], said: str
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    clean.pop("LODESTAR_SEND_RATES", None)
+    clean.update(PYTHONPATH=str(ROOT), DATABASE_URL=f"sqlite:///{tmp_path / 'l.db'}", **env)
+    done = subprocess.run(
+        [sys.executable, "-m", "adapters.cli", command],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    errors = [line for line in done.stderr.splitlines() if " INFO " not in line]
+    assert done.returncode == 2 and len(errors) == 1 and said in errors[0], done.stderr
