@@ -279,8 +279,8 @@ class Router:
                 item, parent = self.merges.unmerge(caller, n)
                 return [present.unmerged(item, parent)]
             case g.SetStatus(number=n, status=status, note=note):
-                view, previous = board.set_status(caller, n, status, note)
-                return [present.status_changed(n, view, status, previous)]
+                view, previous, cancelled = board.set_status(caller, n, status, note)
+                return [present.status_changed(n, view, status, previous, cancelled)]
             case g.Ship(number=n, note=note):
                 return [present.shipped(board.ship(caller, n, note))]
             case g.Tag(number=n, add=add, remove=remove):

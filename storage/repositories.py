@@ -807,6 +807,39 @@ class OutboxRepository:
             )
         )
 
+    def _of_cause(self, board_id: int, key_prefix: str) -> Any:
+        escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return (OutboxMessage.board_id == board_id) & OutboxMessage.dedupe_key.like(
+            escaped + "%", escape="\\"
+        )
+
+    def cancel_queued(self, board_id: int, key_prefix: str, reason: str, now: datetime) -> int:
+        """Skip a cause's notices not yet sent (nor being sent), saying why; how many."""
+        done = self.session.execute(
+            update(OutboxMessage)
+            .where(self._of_cause(board_id, key_prefix), OutboxMessage.state == "queued")
+            .values(state="skipped", last_error=reason, done_at=now)
+        )
+        return int(done.rowcount or 0)
+
+    def requeue_cancelled(
+        self, board_id: int, key_prefix: str, reason: str, now: datetime
+    ) -> list[str]:
+        """Queue again a cause's notices skipped for ``reason``; their keys."""
+        keys = list(
+            self.session.scalars(
+                update(OutboxMessage)
+                .where(
+                    self._of_cause(board_id, key_prefix),
+                    OutboxMessage.state == "skipped",
+                    OutboxMessage.last_error == reason,
+                )
+                .values(state="queued", last_error=None, done_at=None, not_before=now)
+                .returning(OutboxMessage.dedupe_key)
+            )
+        )
+        return keys
+
     def extend_leases(self, owner: str, until: datetime) -> None:
         """An owner that is alive keeps what it is sending, however long a send takes."""
         self.session.execute(
@@ -823,13 +856,9 @@ class OutboxRepository:
 
     def counts_for(self, board_id: int, key_prefix: str) -> dict[str, int]:
         """States of one cause's notices (``ship:12:person:``), for admins to see."""
-        escaped = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self.session.execute(
             select(OutboxMessage.state, func.count())
-            .where(
-                OutboxMessage.board_id == board_id,
-                OutboxMessage.dedupe_key.like(escaped + "%", escape="\\"),
-            )
+            .where(self._of_cause(board_id, key_prefix))
             .group_by(OutboxMessage.state)
         )
         return {state: n for state, n in rows}

@@ -349,3 +349,30 @@ def test_one_workspaces_long_ship_does_not_hold_up_another_workspaces_notices(
     report = asyncio.run(dispatcher.run_once())
     assert report.sent == 52  # 51 people behind acme's #1, and zed in beta
     assert sent_at["zed"] < 0.5 and max(sent_at.values()) > 4.5
+
+
+def test_unshipping_stops_the_notices_not_sent_yet_and_shipping_again_sends_only_those(
+    app: Lodestar,
+) -> None:
+    keys = [n.dedupe_key for n in _ship_to_three(app)]  # ana, bo and "gone"
+    platform = RecordingPlatform()
+    first = Dispatcher(app.db, {"console": platform}, app.clock, concurrency=1)
+    with app.db.uow() as uow:  # ana's went out before the admin changed their mind
+        uow.session.execute(
+            update(OutboxMessage).where(OutboxMessage.dedupe_key != keys[0]).values(
+                not_before=app.clock.now() + timedelta(hours=1))
+        )  # fmt: skip
+        uow.commit()
+    assert asyncio.run(first.run_once()).sent == 1
+    reply = app.router.command(PM, "feedback", "status #1 planned shipped by mistake")[0]
+    assert reply.text == (
+        "#1 is now planned (was shipped). 2 ship notices not sent yet will not be sent; "
+        "shipping it again sends them."
+    )
+    app.clock.advance(hours=2)
+    assert asyncio.run(first.run_once()).sent == 0 and platform.sent == [keys[0]]
+    again = app.router.command(PM, "feedback", "ship #1 for real")[0]
+    assert again.data["queued"]["people"] == 2
+    report = asyncio.run(first.run_once())
+    assert (report.sent, report.failed) == (1, 1)  # bo; "gone" cannot be reached
+    assert sorted(platform.sent) == sorted(keys[:2])  # ana once, bo once

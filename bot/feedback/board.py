@@ -30,7 +30,7 @@ from bot.feedback.views import (
     VoteOutcome,
 )
 from bot.notify.posts import queue_post
-from bot.notify.ship import queue_ship_notices
+from bot.notify.ship import cancel_ship_notices, queue_ship_notices
 from bot.replies import Reply
 from bot.scope import ADMIN, ANYONE, Scope, Scopes, requires
 from bot.text import feedback_text
@@ -399,7 +399,8 @@ class BoardService:
     def set_status(
         self, scope: Scope, number: int, status: str, note: str | None
     ) -> tuple[ItemView, str]:
-        """Returns the group head's view and its previous status."""
+        """Returns the group head's view, its previous status, and how many ship notices
+        not yet sent were cancelled (taken back from shipped)."""
         head = self._head_locked(scope, number)
         previous = head.status
         if previous == status:
@@ -408,8 +409,11 @@ class BoardService:
         head.status = status
         head.updated_at = now
         scope.repo.log_status(head.id, status, note, scope.person.id, now)
+        cancelled = 0
+        if previous == "shipped":
+            cancelled = cancel_ship_notices(scope.uow, scope.repo.board_id, head, now)
         scope.uow.session.flush()
-        return item_view(scope, head), previous
+        return item_view(scope, head), previous, cancelled
 
     @requires(ADMIN, "ship items")
     def ship(self, scope: Scope, number: int, note: str | None) -> ShipOutcome:

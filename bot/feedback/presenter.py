@@ -239,10 +239,18 @@ def unmerged(item: ItemView, parent: ItemView) -> Reply:
     )
 
 
-def status_changed(number: int, view: ItemView, status: str, previous: str) -> Reply:
+def status_changed(
+    number: int, view: ItemView, status: str, previous: str, cancelled: int = 0
+) -> Reply:
     group = f" (the group of #{number})" if view.number != number else ""
+    stopped = (
+        f" {plural(cancelled, 'ship notice')} not sent yet will not be sent; "
+        "shipping it again sends them."
+        if cancelled
+        else ""
+    )
     return private(
-        f"#{view.number}{group} is now {status} (was {previous}).",
+        f"#{view.number}{group} is now {status} (was {previous}).{stopped}",
         kind=Kind.STATUS,
         card=card(view),
         redraw=(view.number,),

@@ -6,6 +6,7 @@ Each notice has a dedupe key naming the group and the recipient, so a second
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,11 +25,26 @@ class Queued:
     muted: int
 
 
+#: Why a ship notice was not sent: the item was un-shipped first. Shipped again, the
+#: notices skipped for it are queued again (and only those: nobody is told twice).
+UNSHIPPED = "cancelled: un-shipped before it was sent"
+
+
+def cancel_ship_notices(uow: UnitOfWork, board_id: int, head: Item, now: datetime) -> int:
+    """An item taken back from shipped: what was not sent yet is not sent."""
+    return uow.outbox.cancel_queued(board_id, f"ship:{head.id}:", UNSHIPPED, now)
+
+
 def queue_ship_notices(
     uow: UnitOfWork, repo: BoardRepository, head: Item, note: str | None, now: datetime
 ) -> Queued:
     base = {"item_number": head.number, "text": head.text, "note": note}
-    people = muted = threads = announcements = 0
+    again = Counter(
+        key.split(":")[2]
+        for key in uow.outbox.requeue_cancelled(repo.board_id, f"ship:{head.id}:", UNSHIPPED, now)
+    )
+    people, threads, announcements = again["person"], again["source"], again["announce"]
+    muted = 0
     for person_id in sorted(repo.backers(head.id)):
         if uow.people.get(person_id).muted:
             muted += 1
