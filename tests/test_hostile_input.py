@@ -188,7 +188,18 @@ def test_any_text_to_a_configured_nsm_answers_without_a_ping_or_an_error(
 
 
 @pytest.mark.parametrize(
-    "line", ["top -1", "top 1e308", "list new 0", "list new -1", "list tag:", "list open tag:!"]
+    "line",
+    [
+        "top -1",
+        "top 1e308",
+        "list new 0",
+        "list new -1",
+        "list tag:",
+        "list open tag:!",
+        "announce",
+        "announce #ann extra",
+        "announce <!channel>",
+    ],
 )
 def test_a_number_or_tag_where_a_view_wants_one_is_an_attempt(app: Lodestar, line: str) -> None:
     ana = Caller("console", "acme", "ana", "ana")

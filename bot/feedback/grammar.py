@@ -188,6 +188,8 @@ def parse_feedback(text: str) -> Command:
 def _attempted(head: str, args: list[str]) -> bool:
     """Arguments that only make sense for the command: an item reference, or nothing
     but numbers."""
+    if head == "announce":  # a channel, or nothing at all: meant for the command
+        return not args or args[0].startswith(("#", "<"))
     if not args or head not in USAGE:
         return False
     if any(_ITEM_REF.match(a) for a in args) or all(_NUMBERISH.fullmatch(a) for a in args):
@@ -395,6 +397,7 @@ USAGE = {
     "ship": "/feedback ship #N [note]",
     "tag": "/feedback tag #N +tag -tag",
     "link": "/feedback link #N <metric>|none",
+    "announce": "/feedback announce <channel>|off",
 }
 
 HELP = """\
