@@ -361,3 +361,22 @@ def test_a_schedules_grace_must_be_a_minute_to_a_day(grace: str) -> None:
     err = error_for(bad)
     assert "grace must be between 1m and 24h" in str(err), str(err)
     assert err.line == line_of(bad, "[digest]"), str(err)
+
+
+@pytest.mark.parametrize(
+    ("channel", "said"),
+    [
+        ('"<!channel>"', 'channel "<!channel>" is no channel'),
+        ('"two words"', 'channel "two words" is no channel'),
+        ('""', "[digest] needs a channel to post in."),
+    ],
+)
+def test_a_schedules_channel_must_be_a_channel(channel: str, said: str) -> None:
+    bad = GOOD.replace('channel = "#metrics"', f"channel = {channel}", 1)
+    err = error_for(bad)
+    assert said in str(err) and "[digest] [digest]" not in str(err), str(err)
+
+
+def test_a_schedules_channel_is_kept_without_its_hash() -> None:
+    (schedule, _grace) = parse_config(GOOD).schedules["digest"]
+    assert schedule.channel == "metrics"

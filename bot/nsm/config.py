@@ -299,6 +299,7 @@ class _Parser:
         """``[digest]`` and ``[weekly_chart]``: a post is scheduled when its time is set."""
         from bot.alerts.rules import parse_duration
         from bot.errors import BadInput
+        from bot.feedback.grammar import parse_channel
         from bot.jobs.schedule import (
             DailySchedule,
             WeeklySchedule,
@@ -329,7 +330,12 @@ class _Parser:
             channel = table.get("channel") or digest.get("channel")
             try:
                 if not channel:
-                    raise BadInput(f"[{name}] needs a channel to post in.")
+                    raise BadInput("needs a channel to post in.")
+                if parse_channel(str(channel)) is None:
+                    raise BadInput(
+                        f'channel {_show(channel)} is no channel: write it like "metrics".'
+                    )
+                channel = parse_channel(str(channel))
                 at = parse_time(table["time"])
                 zone = parse_zone(table.get("timezone") or digest.get("timezone") or "UTC")
                 if name == "digest":
@@ -512,7 +518,6 @@ class _Parser:
             SourcedDict(a, header_lines[i] if i < len(header_lines) else fallback)
             for i, a in enumerate(raw)
         ]
-
 
     def _rules(self, tables: list[SourcedDict], metrics: dict[str, MetricDef]) -> tuple:
         try:
