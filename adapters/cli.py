@@ -168,15 +168,25 @@ def console(
 
 @app.command()
 def demo(
-    db: DbOption = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="An empty database to play it on (default: a temporary SQLite file)."
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Where to write the demo's files.")] = Path(
         "lodestar-demo-out"
     ),
 ) -> None:
     """Seed a believable company on a fresh database and play a scripted session."""
-    from adapters.console.demo import run_demo
+    from adapters.console.demo import DemoRefused, run_demo
 
-    run_demo(db, out, typer.echo)
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out {out} is a file: the demo writes a folder of files there.")
+    try:
+        run_demo(db, out, typer.echo)
+    except DemoRefused as error:
+        raise _fail(str(error)) from error
 
 
 @export_app.command("feedback")
@@ -546,10 +556,15 @@ def scheduler(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    lodestar = _open(db)
-    clock = simulated_clock(clock_start, clock_speed)
+    if not 0.05 <= tick <= 3600:  # also refuses nan
+        raise _fail("--tick is seconds between two looks at the clock: from 0.05 to 3600.")
     try:
-        asyncio.run(run_scheduler(lodestar, tick=tick, clock=clock, until=until_of(until)))
+        clock, stop_at = simulated_clock(clock_start, clock_speed), until_of(until)
+    except ValueError as error:
+        raise _fail(f"--clock-start and --until take ISO times: {error}.") from error
+    lodestar = _open(db, existing=True)
+    try:
+        asyncio.run(run_scheduler(lodestar, tick=tick, clock=clock, until=stop_at))
     except StartupError as error:
         raise _fail(str(error)) from error
     except KeyboardInterrupt:

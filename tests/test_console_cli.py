@@ -251,6 +251,20 @@ def test_demo_runs_on_a_fresh_database(tmp_path: Path) -> None:
     assert not (tmp_path / "unused.db").exists()  # the demo never touches DATABASE_URL
 
 
+def test_demo_refuses_a_file_for_out_and_a_database_in_use(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("mine")
+    done = run_cli("demo", "--out", str(tmp_path / "afile"), db=tmp_path / "unused.db")
+    assert done.returncode == 2 and done.stderr.strip() == (
+        f"--out {tmp_path / 'afile'} is a file: the demo writes a folder of files there."
+    )
+    used = tmp_path / "used.db"
+    assert run_cli("console", stdin="/feedback dark mode\n", db=used).returncode == 0
+    done = run_cli("demo", "--db", f"sqlite:///{used}", "--out", str(tmp_path / "o"), db=used)
+    assert done.returncode == 2 and "already has workspaces, so it is left alone" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert [w[1] for w in _workspaces(used)] == ["console"]  # nothing seeded into it
+
+
 def _workspaces(db: Path) -> list[tuple[str, str, str]]:
     from bot.app import Lodestar
 

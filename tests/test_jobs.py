@@ -315,3 +315,10 @@ def test_the_digest_is_headed_with_the_readers_own_day_and_time(database: Databa
     ((_, at, reply),) = platform.of("digest")
     assert at == datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
     assert reply.text.startswith("☀️ Daily digest, Monday 02 March 2026 (24 hours to 09:00 AEDT)")
+
+
+def test_without_a_metric_tree_no_schedule_is_promised(database: Database) -> None:
+    app = Lodestar.build(database, FixedClock(datetime(2026, 12, 1, tzinfo=UTC)))
+    reply = app.router.command(PM, "nsm", "digest #metrics 09:00 UTC")[0]
+    assert reply.kind == "error" and reply.text.startswith("No metric tree is configured yet")
+    assert app.run_jobs().queued == Counter()

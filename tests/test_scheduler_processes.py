@@ -197,6 +197,9 @@ def test_sigterm_stops_the_scheduler_cleanly(
 @pytest.mark.parametrize(
     ("command", "env", "said"),
     [
+        ("scheduler --tick nan", {}, "--tick is seconds between two looks at the clock"),
+        ("scheduler --until 2026-13-01", {}, "--clock-start and --until take ISO times"),
+        ("scheduler --db sqlite:///typo.db", {}, "There is no database at typo.db"),
         ("scheduler", {"LODESTAR_SEND_RATES": "slak=5"}, "LODESTAR_SEND_RATES: 'slak=5'"),
         ("scheduler", {"LODESTAR_SEND_RATES": "slack=1e-300"}, "a rate from 0.1 to 1000"),
         ("scheduler", {"LODESTAR_SEND_RATES": "slack=nan"}, "a rate from 0.1 to 1000"),
@@ -214,8 +217,10 @@ def test_a_setting_the_process_cannot_start_with_is_one_line_and_exit_2(
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
     clean.pop("LODESTAR_SEND_RATES", None)
     clean.update(PYTHONPATH=str(ROOT), DATABASE_URL=f"sqlite:///{tmp_path / 'l.db'}", **env)
+    cli = [sys.executable, "-m", "adapters.cli"]
+    subprocess.run([*cli, "db", "upgrade"], cwd=tmp_path, env=clean, check=True, timeout=60)
     done = subprocess.run(
-        [sys.executable, "-m", "adapters.cli", command],
+        [*cli, *command.split()],
         cwd=tmp_path,
         env=clean,
         capture_output=True,

@@ -107,6 +107,10 @@ def next_morning(now: datetime) -> datetime:
     return datetime.combine(day, dt_time(9), tzinfo=paris)
 
 
+class DemoRefused(Exception):
+    """The demo will not write its made-up company into a database in use."""
+
+
 def run_demo(db: str | None, out: Path, echo: Callable[[str], None]) -> None:
     started = time.perf_counter()
     now = datetime.now(UTC)
@@ -118,6 +122,12 @@ def run_demo(db: str | None, out: Path, echo: Callable[[str], None]) -> None:
         url = db or f"sqlite:///{Path(tmp) / 'demo.db'}"
         clock = FixedClock(weeks[0].start)
         app = Lodestar.open(url, clock=clock, config=parse_config(metrics.CONFIG, str(config_path)))
+        with app.db.uow() as uow:
+            if uow.workspaces.all():
+                raise DemoRefused(
+                    f"The demo seeds a made-up company: {url.split('@')[-1]} already has "
+                    "workspaces, so it is left alone. Give --db an empty database, or none."
+                )
         facts = seed_board(app, clock, weeks)
         snapshots, events = seed_metrics(app, weeks, out)
         clock.set(now)

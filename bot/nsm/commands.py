@@ -116,6 +116,7 @@ class NsmCommands:
     def _schedule(self, caller: Caller, job: str, args: list[str]) -> Reply:
         """``digest #metrics 09:00 Europe/Paris`` · ``chart weekly #metrics monday 09:00``
         (the zone is optional: UTC) · ``… off``."""
+        self.service.tree  # noqa: B018  (no metric tree: nothing to post, say so first)
         if len(args) == 1 and args[0].lower() == "off":
             self.schedules.set(caller, job, None)
             return presenter.scheduled(job, None)
