@@ -322,3 +322,15 @@ def test_without_a_metric_tree_no_schedule_is_promised(database: Database) -> No
     reply = app.router.command(PM, "nsm", "digest #metrics 09:00 UTC")[0]
     assert reply.kind == "error" and reply.text.startswith("No metric tree is configured yet")
     assert app.run_jobs().queued == Counter()
+
+
+def test_a_schedule_set_in_chat_keeps_the_files_grace(database: Database) -> None:
+    config = CONFIG.replace(
+        '[digest]\nchannel = "metrics"',
+        '[digest]\nchannel = "metrics"\ntime = "09:00"\ngrace = "1h"',
+    )
+    start = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    app = app_at(database, start, config)
+    app.router.command(PM, "nsm", "digest #other 09:30 UTC")
+    assert app.run_jobs(datetime(2026, 12, 1, 10, 45, tzinfo=UTC)).queued == Counter()
+    assert app.run_jobs(datetime(2026, 12, 1, 10, 15, tzinfo=UTC)).queued == Counter(digest=1)

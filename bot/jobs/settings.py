@@ -47,4 +47,5 @@ class ScheduleSettings:
             return self.defaults.get(job)
         if value.get("off"):
             return None
-        return from_json(value), None
+        configured = self.defaults.get(job)  # the file's grace holds for chat's times too
+        return from_json(value), None if configured is None else configured[1]
