@@ -720,23 +720,19 @@ class OutboxRepository:
         return inserted is not None
 
     def due(
-        self, now: datetime, limit: int, after_id: int = 0, dead: Sequence[str] = ()
+        self, now: datetime, limit: int, after_id: int, live: Sequence[str]
     ) -> list[OutboxMessage]:
-        """Queued notices whose time has come, and notices left sending by a dispatcher
-        whose lease ran out or who is known to be dead."""
-        taken_back = OutboxMessage.state == "sending"
-        if dead:
-            taken_back = taken_back & (
-                (OutboxMessage.not_before <= now) | OutboxMessage.owner.in_(list(dead))
-            )
-        else:
-            taken_back = taken_back & (OutboxMessage.not_before <= now)
+        """Queued notices whose time has come, and notices left *sending* by a dispatcher
+        that is not among the ``live`` ones (it died, or was forgotten)."""
         return list(
             self.session.scalars(
                 select(OutboxMessage)
                 .where(
                     ((OutboxMessage.state == "queued") & (OutboxMessage.not_before <= now))
-                    | taken_back,
+                    | (
+                        (OutboxMessage.state == "sending")
+                        & (OutboxMessage.owner.is_(None) | OutboxMessage.owner.not_in(list(live)))
+                    ),
                     OutboxMessage.id > after_id,
                 )
                 .order_by(OutboxMessage.id)
@@ -744,8 +740,9 @@ class OutboxRepository:
             )
         )
 
-    def claim(self, message: OutboxMessage, owner: str, lease_until: datetime) -> bool:
-        """Take a message for delivery; False when another dispatcher took it first."""
+    def claim(self, message: OutboxMessage, owner: str, until: datetime) -> bool:
+        """Take a message for delivery; False when another dispatcher took it first.
+        ``until`` is only informative: a claim lasts as long as its owner lives."""
         claimed = self.session.execute(
             update(OutboxMessage)
             .where(
@@ -756,7 +753,7 @@ class OutboxRepository:
             .values(
                 state="sending",
                 owner=owner,
-                not_before=lease_until,
+                not_before=until,
                 attempts=OutboxMessage.attempts + 1,
             )
             .returning(OutboxMessage.id)
@@ -839,14 +836,6 @@ class OutboxRepository:
             )
         )
         return keys
-
-    def extend_leases(self, owner: str, until: datetime) -> None:
-        """An owner that is alive keeps what it is sending, however long a send takes."""
-        self.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.owner == owner, OutboxMessage.state == "sending")
-            .values(not_before=until)
-        )
 
     def counts(self) -> dict[str, int]:
         rows = self.session.execute(

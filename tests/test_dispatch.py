@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -208,14 +208,19 @@ def test_a_dead_dispatchers_notices_are_taken_back_at_once_and_checked(app: Lode
 
 
 def test_a_live_dispatchers_notices_are_left_to_it(app: Lodestar) -> None:
+    """Alive is a heartbeat in the last minute of wall-clock time, however far the
+    business clock moves; once it stops, its notices are taken back and checked."""
     _ship_to_three(app)
-    _die_while_sending(app, "elsewhere:1:alive", beat_at=app.clock.now())
+    _die_while_sending(app, "elsewhere:1:alive", beat_at=datetime.now(UTC))
     platform = RecordingPlatform()
+    app.clock.advance(hours=6)
     report = asyncio.run(Dispatcher(app.db, {"console": platform}, app.clock).run_once())
     assert report.sent == 0 and platform.sent == []
-    app.clock.advance(minutes=6)  # the lease ran out: taken back, and checked first
+    later = datetime.now(UTC) + timedelta(seconds=61)  # its heartbeat stopped
     report = asyncio.run(
-        Dispatcher(app.db, {"console": platform}, app.clock, owner="here:2:x").run_once()
+        Dispatcher(
+            app.db, {"console": platform}, app.clock, owner="here:2:x", wall=lambda: later
+        ).run_once()
     )
     assert report.sent == 2 and len(platform.asked) == 3
 

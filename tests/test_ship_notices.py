@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -109,11 +110,11 @@ def test_a_crash_half_way_loses_nothing_and_sends_nothing_twice(app: Lodestar, b
     with pytest.raises(Crash):
         asyncio.run(app.dispatcher({"console": first}).run_once())
     assert len(first.dms) + len(first.posts) == 3
-    app.clock.advance(minutes=10)  # the crashed claim's lease runs out
+    later = datetime.now(UTC) + timedelta(minutes=2)  # the crashed one's heartbeat stopped
     second = FlakyMessenger()
-    asyncio.run(app.dispatcher({"console": second}).run_once())
+    asyncio.run(app.dispatcher({"console": second}, wall=lambda: later).run_once())
     third = FlakyMessenger()
-    asyncio.run(app.dispatcher({"console": third}).run_once())
+    asyncio.run(app.dispatcher({"console": third}, wall=lambda: later).run_once())
     assert third.dms == [] and third.posts == []
     dms = first.dms + second.dms
     assert sorted(dms) == ["ana", "bo", "cy", "dee", "eli"]

@@ -1,8 +1,8 @@
 """Delivers the outbox through the adapters' messengers, each platform at its pace.
 
 A notice's life: *queued* (written in the transaction that caused it, or claimed
-by a scheduled post's key) → *sending* (claimed by one dispatcher, with its name
-and a lease, in a commit of its own) → *sent* (in a commit of its own, right after
+by a scheduled post's key) → *sending* (claimed by one dispatcher, with its name,
+in a commit of its own) → *sent* (in a commit of its own, right after
 the platform answered), or *failed* (with attempts and the last error), or
 *skipped* (muted). A second dispatcher never takes a notice another one holds.
 
@@ -14,10 +14,11 @@ returns at once, so a scheduler's tick is never held up by a long fan-out.
 What "exactly once" can promise. Between the platform's answer and our commit of
 *sent* there is a window of a few milliseconds (``DispatchReport.windows`` measures
 it). A crash inside it leaves a notice that did reach the platform still marked
-*sending*. When it is taken back — once its lease runs out, or at once when its
-owner is provably dead (its process is gone on this host, or its heartbeat
-stopped) — it is *in doubt*: a messenger that can tell (``delivered``: Slack
-finds the notice's key in the message metadata of the conversation; Discord
+*sending*. It is taken back once its owner is no longer alive — its process is
+gone from this host, or its heartbeat (every 10 s of wall-clock time, kept up while
+it sends) stopped a minute ago — and is then *in doubt*: a messenger that can
+tell (``delivered``: Slack finds the notice's key in the message metadata of the
+conversation; Discord
 de-duplicates sends by a nonce made from the key) keeps it from going out twice.
 A platform that can do neither could show that one notice twice; nothing is ever
 lost.
@@ -35,7 +36,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
@@ -137,6 +138,7 @@ class Dispatcher:
         concurrency: int = CONCURRENCY,
         owner: str | None = None,
         beat_every: float = BEAT_EVERY.total_seconds(),
+        wall: Callable[[], datetime] | None = None,
     ) -> None:
         self.db = db
         self.messengers = messengers
@@ -149,6 +151,7 @@ class Dispatcher:
         self.owner = owner or owner_name()
         #: Wall-clock seconds between heartbeats while sending (a send may wait long).
         self.beat_every = beat_every
+        self.wall = wall or (lambda: datetime.now(UTC))
         self._paces: dict[tuple[str, str], Pace] = {}
         self._beaten: datetime | None = None
         #: One lane per (platform, workspace): its notices, in order, at its pace.
@@ -173,12 +176,12 @@ class Dispatcher:
         already in a lane is not fed twice; pages go on past notices for platforms this
         process does not serve, so those never hold up the rest."""
         self.beat(force=True)
-        dead = self.dead_owners()
+        live = self.live_owners()
         done: list[asyncio.Future[None]] = []
         after = 0
         for _ in range(pages):
             with self.db.uow() as uow:
-                due = uow.outbox.due(self.clock.now(), limit, after, dead)
+                due = uow.outbox.due(self.clock.now(), limit, after, live)
                 uow.commit()
             for message in due:
                 if message.id not in self._in_lanes:
@@ -286,29 +289,31 @@ class Dispatcher:
         return self._semaphore[1]
 
     def beat(self, *, force: bool = False) -> None:
-        """Say this dispatcher is alive (at most every ``BEAT_EVERY``)."""
-        now = self.clock.now()
+        """Say this dispatcher is alive (at most every ``BEAT_EVERY``). Heartbeats are
+        wall-clock time, never the business clock a test or a replay may run fast."""
+        now = self.wall()
         if not force and self._beaten is not None and now - self._beaten < BEAT_EVERY:
             return
         with self.db.uow() as uow:
             uow.outbox.beat(self.owner, socket.gethostname()[:100], os.getpid(), now)
-            uow.outbox.extend_leases(self.owner, now + LEASE)
             uow.commit()
         self._beaten = now
 
-    def dead_owners(self) -> list[str]:
-        """Dispatchers that provably stopped: gone from this host, or silent too long."""
-        now = self.clock.now()
+    def live_owners(self) -> list[str]:
+        """Dispatchers alive now (this one included); the others are forgotten, and what
+        they left *sending* is taken back: gone from this host, or silent too long."""
+        now = self.wall()
         with self.db.uow() as uow:
+            beats = uow.outbox.dispatchers()
             dead = [
                 d.owner
-                for d in uow.outbox.dispatchers()
+                for d in beats
                 if d.owner != self.owner
                 and (_alive_here(d.owner) is False or d.beat_at < now - DEAD_AFTER)
             ]
             uow.outbox.forget_dispatchers(dead)
             uow.commit()
-        return dead
+        return sorted({self.owner, *(d.owner for d in beats)} - set(dead))
 
     def _pace(self, to: Recipient | ChannelPost) -> Pace:
         return self._paces_for((to.platform, to.workspace))
