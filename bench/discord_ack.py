@@ -36,7 +36,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.ack_workload import stop_process  # noqa: E402
+from tests.background_server import stop_process  # noqa: E402
 
 BOT_TOKEN = "fake-lodestar-bot-token"  # tests.discord_fake.payloads.BOT_TOKEN
 #: discord.py fires ``ready`` 2 s after the last GUILD_CREATE (guild_ready_timeout).

@@ -42,7 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.ack_workload import feedback_text, stop_process  # noqa: E402
+from bench.ack_workload import feedback_text  # noqa: E402
+from tests.background_server import stop_process  # noqa: E402
 
 SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-0000-lodestar-test"

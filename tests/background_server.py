@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import socket
+import subprocess
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeVar
@@ -231,3 +232,14 @@ class BackgroundServer:
 
 
 __all__ = ["BackgroundServer", "Notifier"]
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within 10 s."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)

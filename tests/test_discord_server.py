@@ -17,6 +17,7 @@ import pytest
 
 from bot.app import Lodestar
 from bot.context import Caller
+from tests.background_server import stop_process
 from tests.discord_fake import (
     BOT_TOKEN,
     INTERACTION_CALLBACK,
@@ -71,12 +72,7 @@ def serving(env: dict[str, str], cwd: Path) -> Iterator[Server]:
     try:
         yield Server(process, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process)
 
 
 def callback_of(fake: FakeDiscord, server: Server, interaction: dict[str, Any]) -> Call:

@@ -18,6 +18,7 @@ from adapters.slack.app import build_slack_bot
 from adapters.slack.server import create_web_app
 from adapters.slack.settings import MissingSetting, SlackSettings
 from bot.app import Lodestar
+from tests.background_server import stop_process
 from tests.slack_fake import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -212,12 +213,7 @@ def test_lodestar_serve_slack_answers_a_signed_feedback_command(
         )
         assert forged.status_code == 401
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
+        stop_process(server)
 
 
 def test_serve_without_tokens_fails_with_one_line(tmp_path: Path) -> None:
