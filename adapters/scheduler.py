@@ -110,7 +110,7 @@ class Scheduler:
         except Exception:  # one bad tick must not stop the clock, nor delivery
             log.exception("scheduled posts at %s", now)
         try:
-            self.dispatcher.feed(self.delivered)
+            await self.dispatcher.feed(self.delivered)
         except Exception:
             log.exception("outbox delivery at %s", now)
         if self.until is not None and now >= self.until:

@@ -159,41 +159,52 @@ class Dispatcher:
         self._in_lanes: set[int] = set()
         self._beating: asyncio.Task[None] | None = None
         self._semaphore: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._live: list[str] = []
 
     # -- running ----------------------------------------------------------------------
 
     async def run_once(self, limit: int = 200, pages: int = 100) -> DispatchReport:
         """Deliver what is due now and wait until it is delivered (or given back)."""
         report = DispatchReport()
-        await asyncio.gather(*self.feed(report, limit, pages))
+        await asyncio.gather(*await self.feed(report, limit, pages))
         return report
 
-    def feed(
+    async def feed(
         self, report: DispatchReport, limit: int = 200, pages: int = 100
     ) -> list[asyncio.Future[None]]:
-        """Put what is due into the lanes, ``limit`` notices a page, and return at once:
-        one future per notice, done when it is delivered, failed or given back. A notice
-        already in a lane is not fed twice; pages go on past notices for platforms this
-        process does not serve, so those never hold up the rest."""
-        self.beat(force=True)
-        live = self.live_owners()
+        """Put what is due into the lanes, ``limit`` notices a page, and return without
+        waiting for them: one future per notice, done when it is delivered, failed or
+        given back. The database is read on a worker thread, a page at a time, so an
+        adapter sharing this event loop keeps answering. A notice already in a lane is
+        not fed twice; pages go on past notices for platforms this process does not
+        serve, so those never hold up the rest."""
         done: list[asyncio.Future[None]] = []
         after = 0
         for _ in range(pages):
-            with self.db.uow() as uow:
-                due = uow.outbox.due(self.clock.now(), limit, after, live)
-                uow.commit()
-            for message in due:
-                if message.id not in self._in_lanes:
-                    future = self._route(message, report)
+            due = await asyncio.to_thread(self._due_page, after, limit)
+            for message, target in due:
+                if message.id not in self._in_lanes and target is not None:
+                    future = self._route(message, target, report)
                     if future is not None:
                         done.append(future)
             if len(due) < limit:
                 break
-            after = due[-1].id
+            after = due[-1][0].id
         if self._lanes and (self._beating is None or self._beating.done()):
             self._beating = asyncio.create_task(self._keep_beating())
         return done
+
+    def _due_page(self, after: int, limit: int) -> list[tuple[OutboxMessage, Target | str | None]]:
+        """A page of due notices, each with where it goes (None: not for this process,
+        or in a lane already), in one unit of work."""
+        if after == 0:
+            self.beat(force=True)
+            self._live = self.live_owners()
+        with self.db.uow() as uow:
+            due = uow.outbox.due(self.clock.now(), limit, after, self._live)
+            routed = [(m, None if m.id in self._in_lanes else self._target(uow, m)) for m in due]
+            uow.commit()
+        return routed
 
     async def settled(self) -> None:
         """Wait until every lane has run dry (what was fed is delivered or given back)."""
@@ -210,13 +221,11 @@ class Dispatcher:
             except Exception:  # the database hiccuped: the next beat may do
                 log.warning("dispatcher %s could not beat", self.owner, exc_info=True)
 
-    def _route(self, message: OutboxMessage, report: DispatchReport) -> asyncio.Future[None] | None:
+    def _route(
+        self, message: OutboxMessage, target: Target | str, report: DispatchReport
+    ) -> asyncio.Future[None] | None:
         """Queue a notice in its platform and workspace's lane (scheduled and channel
-        posts before DMs); None when this process does not deliver it."""
-        with self.db.uow() as uow:
-            target = self._target(uow, message)
-        if target is None:
-            return None  # for a platform this process does not serve: leave it be
+        posts before DMs); None when it is not sent at all."""
         if target is MUTED:
             if self._claim(message):
                 self._done(message.id, "skipped", None)
@@ -355,8 +364,10 @@ class Dispatcher:
                 self._done(message.id, "sent", None)
                 report.verified += 1
                 return
-            if not self._holds(message.id):
-                return  # taken back by another dispatcher meanwhile: it sends it
+            # Claimed a moment ago; but a chart drawn or a check made takes time, in which
+            # another dispatcher may have taken it back: then it is that one's to send.
+            if (in_doubt or callable(content)) and not self._holds(message.id):
+                return
             note: str | None = None
             try:
                 if isinstance(to, Recipient):
