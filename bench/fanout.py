@@ -51,7 +51,7 @@ def measure(people: int, rate: float, db: str) -> dict[str, float]:
         messenger = standalone_messenger(settings, engine)
         dispatcher = live.dispatcher({"slack": messenger}, rates={"slack": rate})
         started = time.perf_counter()
-        report = asyncio.run(dispatcher.run_once(limit=1000))
+        report = asyncio.run(dispatcher.run_once())
         took = time.perf_counter() - started
         posts = [
             c for c in fake.calls_to("chat.postMessage")

@@ -253,10 +253,10 @@ class OutboxMessage(Base):
     """A notice to deliver, written in the transaction that caused it.
 
     ``dedupe_key`` is unique per board, so a repeated cause never queues twice.
-    ``state`` goes queued → sending → sent, or failed (with ``attempts`` and
-    ``last_error``), or skipped (muted). While sending, ``owner`` is the dispatcher
-    holding it and ``not_before`` the end of its lease; while queued, ``not_before``
-    is when to try next.
+    ``state`` goes queued → claimed (in a dispatcher's lane) → sending → sent, or
+    failed (with ``attempts`` and ``last_error``), or skipped (muted, cancelled).
+    While claimed or sending, ``owner`` is the dispatcher holding it, for as long as
+    its heartbeat lasts; while queued, ``not_before`` is when to try next.
     """
 
     __tablename__ = "outbox"

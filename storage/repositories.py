@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -719,20 +719,54 @@ class OutboxRepository:
         ).first()
         return inserted is not None
 
-    def due(
-        self, now: datetime, limit: int, after_id: int, live: Sequence[str]
+    #: The dedupe keys of ship DMs: the bulk of any outbox, fetched a board at a time.
+    DM_KEYS = "ship:%:person:%"
+
+    def _held_by_others(self, live: Sequence[str]) -> Any:
+        return OutboxMessage.state.in_(("claimed", "sending")) & (
+            OutboxMessage.owner.is_(None) | OutboxMessage.owner.not_in(list(live))
+        )
+
+    def _due_dms(self, now: datetime) -> Any:
+        return (
+            (OutboxMessage.state == "queued")
+            & (OutboxMessage.not_before <= now)
+            & OutboxMessage.dedupe_key.like(self.DM_KEYS)
+        )
+
+    def due_posts(self, now: datetime, live: Sequence[str], limit: int) -> list[OutboxMessage]:
+        """Due notices other than DMs (digests, cards, announcements: few), and any
+        notice held by a dispatcher that is not among the ``live`` ones."""
+        queued_post = (
+            (OutboxMessage.state == "queued")
+            & (OutboxMessage.not_before <= now)
+            & ~OutboxMessage.dedupe_key.like(self.DM_KEYS)
+        )
+        return list(
+            self.session.scalars(
+                select(OutboxMessage)
+                .where(queued_post | self._held_by_others(live))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+        )
+
+    def due_dm_boards(self, now: datetime) -> list[int]:
+        return list(
+            self.session.scalars(
+                select(OutboxMessage.board_id).where(self._due_dms(now)).distinct()
+            )
+        )
+
+    def due_dms(
+        self, board_id: int, now: datetime, after_id: int, limit: int
     ) -> list[OutboxMessage]:
-        """Queued notices whose time has come, and notices left *sending* by a dispatcher
-        that is not among the ``live`` ones (it died, or was forgotten)."""
         return list(
             self.session.scalars(
                 select(OutboxMessage)
                 .where(
-                    ((OutboxMessage.state == "queued") & (OutboxMessage.not_before <= now))
-                    | (
-                        (OutboxMessage.state == "sending")
-                        & (OutboxMessage.owner.is_(None) | OutboxMessage.owner.not_in(list(live)))
-                    ),
+                    OutboxMessage.board_id == board_id,
+                    self._due_dms(now),
                     OutboxMessage.id > after_id,
                 )
                 .order_by(OutboxMessage.id)
@@ -740,25 +774,41 @@ class OutboxRepository:
             )
         )
 
-    def claim(self, message: OutboxMessage, owner: str, until: datetime) -> bool:
-        """Take a message for delivery; False when another dispatcher took it first.
-        ``until`` is only informative: a claim lasts as long as its owner lives."""
-        claimed = self.session.execute(
+    def take(
+        self, ids: Sequence[int], owner: str, live: Sequence[str], now: datetime
+    ) -> dict[int, bool]:
+        """Claim notices for ``owner``'s lanes: queued ones become *claimed*; ones left by a
+        dispatcher no longer alive keep their state (*sending* means in doubt). Returns
+        {id: in doubt} for those taken; the rest another dispatcher took first."""
+        if not ids:
+            return {}
+        takeable = (
+            (OutboxMessage.state == "queued") & (OutboxMessage.not_before <= now)
+        ) | self._held_by_others(live)
+        rows = self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(ids)), takeable)
+            .values(
+                owner=owner,
+                state=case((OutboxMessage.state == "sending", "sending"), else_="claimed"),
+            )
+            .returning(OutboxMessage.id, OutboxMessage.state, OutboxMessage.attempts)
+        )
+        return {i: state == "sending" or attempts > 0 for i, state, attempts in rows}
+
+    def start(self, message_id: int, owner: str) -> bool:
+        """``owner`` begins sending a notice it holds: one more attempt."""
+        started = self.session.execute(
             update(OutboxMessage)
             .where(
-                OutboxMessage.id == message.id,
-                OutboxMessage.state == message.state,
-                OutboxMessage.attempts == message.attempts,
+                OutboxMessage.id == message_id,
+                OutboxMessage.owner == owner,
+                OutboxMessage.state.in_(("claimed", "sending")),
             )
-            .values(
-                state="sending",
-                owner=owner,
-                not_before=until,
-                attempts=OutboxMessage.attempts + 1,
-            )
+            .values(state="sending", attempts=OutboxMessage.attempts + 1)
             .returning(OutboxMessage.id)
         ).first()
-        return claimed is not None
+        return started is not None
 
     def _held(self, message_id: int, owner: str | None) -> Any:
         """The message, if ``owner`` (when given) still holds it."""
@@ -769,6 +819,14 @@ class OutboxRepository:
         """Whether ``owner`` still holds the message (no other dispatcher took it back)."""
         found = self.session.scalar(select(OutboxMessage.id).where(self._held(message_id, owner)))
         return found is not None
+
+    def release(self, owner: str) -> None:
+        """A dispatcher stopping: what it claimed and never began goes back to the queue."""
+        self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.owner == owner, OutboxMessage.state == "claimed")
+            .values(state="queued", owner=None)
+        )
 
     def finish(
         self,
@@ -814,8 +872,11 @@ class OutboxRepository:
         """Skip a cause's notices not yet sent (nor being sent), saying why; how many."""
         done = self.session.execute(
             update(OutboxMessage)
-            .where(self._of_cause(board_id, key_prefix), OutboxMessage.state == "queued")
-            .values(state="skipped", last_error=reason, done_at=now)
+            .where(
+                self._of_cause(board_id, key_prefix),
+                OutboxMessage.state.in_(("queued", "claimed")),
+            )
+            .values(state="skipped", last_error=reason, done_at=now, owner=None)
         )
         return int(done.rowcount or 0)
 

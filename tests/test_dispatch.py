@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, update
 from bot.app import Lodestar
 from bot.clock import FixedClock
 from bot.context import Caller
-from bot.notify.dispatcher import Dispatcher
+from bot.notify.dispatcher import Dispatcher, DispatchReport
 from bot.notify.ports import ChannelPost, Recipient, RetryAfter, Undeliverable
 from bot.replies import Reply
 from storage.models import Backer, DispatcherBeat, Identity, Item, OutboxMessage, Person, Workspace
@@ -113,7 +113,7 @@ def test_five_thousand_dms_under_a_per_second_limit_reach_everyone_once(app: Lod
     dispatcher = Dispatcher(
         app.db, {"console": platform}, clock, rates={"console": 50}, **_simulated(clock)
     )
-    report = asyncio.run(dispatcher.run_once(limit=1000))
+    report = asyncio.run(dispatcher.run_once())
     assert report.sent == 5001 and report.failed == 0
     assert len(platform.received) == 5001 and set(platform.received.values()) == {1}
     took = (clock.now() - start).total_seconds()
@@ -381,3 +381,104 @@ def test_unshipping_stops_the_notices_not_sent_yet_and_shipping_again_sends_only
     report = asyncio.run(first.run_once())
     assert (report.sent, report.failed) == (1, 1)  # bo; "gone" cannot be reached
     assert sorted(platform.sent) == sorted(keys[:2])  # ana once, bo once
+
+
+def test_a_big_ship_is_taken_a_slice_at_a_time_and_a_post_behind_it_goes_first(
+    app: Lodestar,
+) -> None:
+    """A feed claims at most a lane's worth of one board's DMs (bounded work, however big
+    the ship), and a channel post queued after them is taken at once, ahead of them."""
+    from bot.notify.dispatcher import LANE_AHEAD
+
+    crowd_behind_item_1(app, 2000)
+    app.router.command(PM, "feedback", "ship #1")
+    app.router.command(PM, "feedback", "announce #launches")
+    app.router.command(PM, "feedback", "offline mode")
+    app.router.command(PM, "feedback", "ship #2")  # its announcement is queued after 2,001 DMs
+    platform = RecordingPlatform()
+    dispatcher = Dispatcher(app.db, {"console": platform}, app.clock)
+
+    async def first_feed() -> list[str]:
+        await dispatcher.feed(DispatchReport())
+        keys = [
+            e.message.dedupe_key for lane in dispatcher._lanes.values() for *_, e in lane.waiting
+        ]
+        for lane in dispatcher._lanes.values():
+            assert lane.task is not None
+            lane.task.cancel()
+        return keys
+
+    taken = asyncio.run(first_feed())
+    dms = [k for k in taken if ":person:" in k]
+    assert len(dms) == LANE_AHEAD
+    assert any(k.startswith("ship:") and ":announce:" in k for k in taken)
+
+
+class CountingRoutes(RecordingPlatform):
+    platform = "slack"  # the notices are all the console's
+
+
+def test_notices_for_a_platform_this_process_does_not_serve_are_not_looked_at_each_time(
+    app: Lodestar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crowd_behind_item_1(app, 300)
+    app.router.command(PM, "feedback", "ship #1")
+    dispatcher = Dispatcher(app.db, {"slack": CountingRoutes()}, app.clock)
+    looked: list[int] = []
+    target = dispatcher._target
+    monkeypatch.setattr(dispatcher, "_target", lambda uow, m: looked.append(m.id) or target(uow, m))
+    for _ in range(6):  # a lane's worth at a time, each looked at once
+        asyncio.run(dispatcher.run_once())
+    assert len(looked) == len(set(looked)) == 301
+    with app.db.uow() as uow:
+        assert set(uow.session.scalars(select(OutboxMessage.state))) == {"queued"}
+
+
+def test_a_database_failure_after_a_send_gives_the_notice_back_to_be_checked(
+    app: Lodestar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The platform took it, then recording "sent" failed: the notice is not left
+    *sending* for the life of the process; it is given back, found delivered, not resent."""
+    from storage.repositories import OutboxRepository
+
+    keys = [n.dedupe_key for n in _ship_to_three(app)]
+
+    class Remembers(RecordingPlatform):
+        async def delivered(self, to: Recipient | ChannelPost, reply: Reply) -> bool:
+            return to.key in self.sent
+
+    platform = Remembers()
+    finish = OutboxRepository.finish
+    broken = {"left": 1}
+
+    def fails_once(self: OutboxRepository, *args: Any, **kwargs: Any) -> None:
+        if args[1] == "sent" and broken["left"]:
+            broken["left"] -= 1
+            raise RuntimeError("the database went away")
+        return finish(self, *args, **kwargs)
+
+    monkeypatch.setattr(OutboxRepository, "finish", fails_once)
+    dispatcher = Dispatcher(app.db, {"console": platform}, app.clock)
+    asyncio.run(dispatcher.run_once())
+    asyncio.run(dispatcher.run_once())
+    with app.db.uow() as uow:
+        states = Counter(uow.session.scalars(select(OutboxMessage.state)))
+    assert states == Counter({"sent": 2, "failed": 1})
+    assert Counter(platform.sent) == Counter({keys[0]: 1, keys[1]: 1})
+
+
+def test_muting_stops_a_dm_already_waiting_in_its_lane(app: Lodestar) -> None:
+    _ship_to_three(app)
+    platform = GatedPlatform()
+    dispatcher = Dispatcher(app.db, {"console": platform}, app.clock, concurrency=1)
+
+    async def scenario() -> DispatchReport:
+        running = asyncio.create_task(dispatcher.run_once())
+        while platform.waiting < 1:  # ana's DM is being sent; bo's waits its turn
+            await asyncio.sleep(0.01)
+        app.identity.set_muted(Caller("console", "acme", "bo", "bo"), True)
+        platform.gate.set()
+        return await running
+
+    report = asyncio.run(scenario())
+    assert report.skipped == 1 and len(platform.sent) == 1  # ana; bo muted; "gone" failed

@@ -339,7 +339,7 @@ class BoardService:
         delivery = Delivery(
             notified=states.get("sent", 0),
             unreachable=states.get("failed", 0),
-            pending=states.get("queued", 0) + states.get("sending", 0),
+            pending=sum(states.get(s, 0) for s in ("queued", "claimed", "sending")),
         )
         return replace(view, delivery=delivery)
 

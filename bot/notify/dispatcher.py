@@ -1,10 +1,13 @@
 """Delivers the outbox through the adapters' messengers, each platform at its pace.
 
 A notice's life: *queued* (written in the transaction that caused it, or claimed
-by a scheduled post's key) → *sending* (claimed by one dispatcher, with its name,
-in a commit of its own) → *sent* (in a commit of its own, right after
+by a scheduled post's key) → *claimed* (taken into one dispatcher's lane, with its
+name) → *sending* (one more attempt, in a commit of its own, just before the send)
+→ *sent* (in a commit of its own, right after
 the platform answered), or *failed* (with attempts and the last error), or
-*skipped* (muted). A second dispatcher never takes a notice another one holds.
+*skipped* (muted, or cancelled by an un-ship). A second dispatcher never takes a
+notice another one holds. Channel posts are taken all at once; DMs a board at a time,
+``LANE_AHEAD`` ahead, so the work of one look is bounded however big a ship is.
 
 Each (platform, workspace) has a lane: its notices in order, scheduled and channel
 posts ahead of DMs, at that workspace's pace; lanes run side by side, so one
@@ -57,7 +60,6 @@ from storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 6
 MUTED = "muted"
 #: A dispatcher that has not beaten for this long is dead: its notices are taken back.
@@ -67,6 +69,12 @@ BEAT_EVERY = timedelta(seconds=10)
 DEFAULT_RATES = {"slack": 10.0, "discord": 40.0}
 #: Notices in flight at once, per dispatcher.
 CONCURRENCY = 16
+#: DMs claimed ahead per board: a slice of a big ship, the next taken as it drains.
+LANE_AHEAD = 100
+#: Seconds between two looks at the outbox while delivering.
+REFILL_EVERY = 0.25
+#: Seconds before a notice for a platform this process does not serve is looked at again.
+UNSERVED_RECHECK = 300.0
 
 #: Builds the reply of a scheduled post (digest, weekly chart) from its payload.
 Renderer = Callable[[dict[str, Any]], Reply]
@@ -93,6 +101,8 @@ class _Entry:
     target: Target
     report: DispatchReport
     future: asyncio.Future[None]
+    in_doubt: bool
+    dm: bool
 
 
 @dataclass
@@ -159,57 +169,119 @@ class Dispatcher:
         self._in_lanes: set[int] = set()
         self._beating: asyncio.Task[None] | None = None
         self._semaphore: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-        self._live: list[str] = []
+        #: DMs waiting in lanes, per board (a board's next slice is taken when there is room).
+        self._waiting_dms: dict[int, int] = {}
+        #: Notices for platforms this process does not serve: looked at again later.
+        self._skip_for_a_while: dict[int, float] = {}
+        self._broken_off: set[int] = set()
 
     # -- running ----------------------------------------------------------------------
 
-    async def run_once(self, limit: int = 200, pages: int = 100) -> DispatchReport:
-        """Deliver what is due now and wait until it is delivered (or given back)."""
+    async def run_once(self) -> DispatchReport:
+        """Deliver what is due now, feeding the lanes as they empty, and wait until all
+        of it is delivered, failed or given back."""
         report = DispatchReport()
-        await asyncio.gather(*await self.feed(report, limit, pages))
+        fed: list[asyncio.Future[None]] = []
+        pending: set[asyncio.Future[None]] = set()
+        while True:
+            more = await self.feed(report)
+            fed += more
+            pending = {f for f in (*pending, *more) if not f.done()}
+            if not pending:
+                break
+            await asyncio.wait(pending, timeout=REFILL_EVERY)
+        for future in fed:
+            future.result()  # a crash in a send (tests simulate one) reaches the caller
         return report
 
-    async def feed(
-        self, report: DispatchReport, limit: int = 200, pages: int = 100
-    ) -> list[asyncio.Future[None]]:
-        """Put what is due into the lanes, ``limit`` notices a page, and return without
-        waiting for them: one future per notice, done when it is delivered, failed or
-        given back. The database is read on a worker thread, a page at a time, so an
-        adapter sharing this event loop keeps answering. A notice already in a lane is
-        not fed twice; pages go on past notices for platforms this process does not
-        serve, so those never hold up the rest."""
-        done: list[asyncio.Future[None]] = []
-        after = 0
-        for _ in range(pages):
-            due = await asyncio.to_thread(self._due_page, after, limit)
-            for message, target in due:
-                if message.id not in self._in_lanes and target is not None:
-                    future = self._route(message, target, report)
-                    if future is not None:
-                        done.append(future)
-            if len(due) < limit:
-                break
-            after = due[-1][0].id
+    async def serve(self, report: DispatchReport, every: float = REFILL_EVERY) -> None:
+        """Deliver for as long as the process runs (the scheduler): feed, then look again
+        a moment later; lanes never wait for one another, nor the clock for them."""
+        while True:
+            try:
+                await self.feed(report)
+            except Exception:
+                log.exception("outbox delivery")
+            await asyncio.sleep(every)
+
+    async def feed(self, report: DispatchReport) -> list[asyncio.Future[None]]:
+        """Claim what is due for this process's lanes and queue it there; return without
+        waiting: one future per notice, done when it is delivered, failed or given back.
+
+        The database is read on a worker thread, so an adapter sharing this event loop
+        keeps answering. Channel posts are taken all at once (they are few); DMs a board
+        at a time, up to ``LANE_AHEAD`` waiting per board, so one board's 50,000-person
+        ship is taken in slices while every other board's notices are taken too."""
+        taken = await asyncio.to_thread(self._take_due)
+        fed = [self._route(*row, report) for row in taken]
         if self._lanes and (self._beating is None or self._beating.done()):
             self._beating = asyncio.create_task(self._keep_beating())
-        return done
+        return [f for f in fed if f is not None]
 
-    def _due_page(self, after: int, limit: int) -> list[tuple[OutboxMessage, Target | str | None]]:
-        """A page of due notices, each with where it goes (None: not for this process,
-        or in a lane already), in one unit of work."""
-        if after == 0:
-            self.beat(force=True)
-            self._live = self.live_owners()
+    def _take_due(self) -> list[tuple[OutboxMessage, Target | str, bool]]:
+        """What is due and not in a lane, with where it goes, claimed in one commit."""
+        self.beat()
+        live = self.live_owners()
+        now = self.clock.now()
         with self.db.uow() as uow:
-            due = uow.outbox.due(self.clock.now(), limit, after, self._live)
-            routed = [(m, None if m.id in self._in_lanes else self._target(uow, m)) for m in due]
+            self._give_back(uow, now)
+            found = [m for m in uow.outbox.due_posts(now, live, 1000) if m.id not in self._in_lanes]
+            for board in uow.outbox.due_dm_boards(now):
+                found += self._dms_of(uow, board, now)
+            routed = [(m, self._target(uow, m)) for m in found if not self._unserved(m.id)]
+            for message, target in routed:
+                if target is None:  # for a platform this process does not serve
+                    self._skip_for_a_while[message.id] = time.monotonic() + UNSERVED_RECHECK
+            wanted = [(m, t) for m, t in routed if t is not None]
+            doubts = uow.outbox.take([m.id for m, _ in wanted], self.owner, live, now)
             uow.commit()
-        return routed
+        return [(m, t, doubts[m.id]) for m, t in wanted if m.id in doubts]
+
+    def _dms_of(self, uow: UnitOfWork, board: int, now: datetime) -> list[OutboxMessage]:
+        """The next DMs of one board, as many as its lanes have room for."""
+        room = LANE_AHEAD - self._waiting_dms.get(board, 0)
+        out: list[OutboxMessage] = []
+        after, scanned = 0, 0
+        while room > 0 and scanned < 10 * LANE_AHEAD:
+            page = uow.outbox.due_dms(board, now, after, 200)
+            scanned += len(page)
+            for m in page:
+                if room > 0 and m.id not in self._in_lanes and not self._unserved(m.id):
+                    out.append(m)
+                    room -= 1
+            if len(page) < 200:
+                break
+            after = page[-1].id
+        return out
+
+    def _unserved(self, message_id: int) -> bool:
+        until = self._skip_for_a_while.get(message_id)
+        if until is None:
+            return False
+        if until < time.monotonic():
+            del self._skip_for_a_while[message_id]
+            return False
+        return True
+
+    def _give_back(self, uow: UnitOfWork, now: datetime) -> None:
+        """Notices whose delivery broke off in this process (the database failed as it
+        was recorded) go back to the queue, to be checked before they are sent again."""
+        for message_id in list(self._broken_off):
+            uow.outbox.retry_later(message_id, now, "interrupted", owner=self.owner)
+            self._broken_off.discard(message_id)
 
     async def settled(self) -> None:
         """Wait until every lane has run dry (what was fed is delivered or given back)."""
         while self._lanes:
             await asyncio.gather(*(lane.task for lane in list(self._lanes.values()) if lane.task))
+
+    def retire(self) -> None:
+        """Stopping: what this dispatcher claimed and never began goes back to the queue,
+        and the others stop waiting for its heartbeat."""
+        with self.db.uow() as uow:
+            uow.outbox.release(self.owner)
+            uow.outbox.forget_dispatchers([self.owner])
+            uow.commit()
 
     async def _keep_beating(self) -> None:
         """Beat while lanes run: a send that waits out a long 429, a slow chart or a slow
@@ -222,14 +294,13 @@ class Dispatcher:
                 log.warning("dispatcher %s could not beat", self.owner, exc_info=True)
 
     def _route(
-        self, message: OutboxMessage, target: Target | str, report: DispatchReport
+        self, message: OutboxMessage, target: Target | str, in_doubt: bool, report: DispatchReport
     ) -> asyncio.Future[None] | None:
-        """Queue a notice in its platform and workspace's lane (scheduled and channel
-        posts before DMs); None when it is not sent at all."""
+        """Queue a claimed notice in its platform and workspace's lane (channel posts
+        before DMs); None when it is not sent at all."""
         if target is MUTED:
-            if self._claim(message):
-                self._done(message.id, "skipped", None)
-                report.skipped += 1
+            self._done(message.id, "skipped", None)
+            report.skipped += 1
             return None
         assert not isinstance(target, str)
         to = target[1]
@@ -239,15 +310,18 @@ class Dispatcher:
             lane = self._lanes[key] = Lane()
             lane.task = asyncio.create_task(self._drain(key, lane))
         future = asyncio.get_running_loop().create_future()
-        rank = 1 if isinstance(to, Recipient) else 0
-        heapq.heappush(lane.waiting, (rank, message.id, _Entry(message, target, report, future)))
+        dm = isinstance(to, Recipient)
+        entry = _Entry(message, target, report, future, in_doubt, dm)
+        heapq.heappush(lane.waiting, (int(dm), message.id, entry))
+        if dm:
+            self._waiting_dms[message.board_id] = self._waiting_dms.get(message.board_id, 0) + 1
         lane.fed.set()
         self._in_lanes.add(message.id)
         return future
 
     async def _drain(self, key: tuple[str, str], lane: Lane) -> None:
         """One workspace's notices at its pace; other workspaces' lanes run meanwhile."""
-        pace, slots = self._paces_for(key), self._slots()
+        slots = self._slots()
         sending: set[asyncio.Task[None]] = set()
         try:
             while lane.waiting or sending:
@@ -257,24 +331,32 @@ class Dispatcher:
                     await asyncio.wait({*sending, fed}, return_when=asyncio.FIRST_COMPLETED)
                     fed.cancel()
                     continue
-                await pace.acquire()
                 await slots.acquire()
                 entry = heapq.heappop(lane.waiting)[2]
+                self._unwait(entry)
                 task = asyncio.create_task(self._deliver_one(entry))
                 sending.add(task)
                 task.add_done_callback(lambda t: (sending.discard(t), slots.release()))
         finally:
             del self._lanes[key]
             for _, _, entry in lane.waiting:  # cancelled: hand back what was not sent
+                self._unwait(entry)
                 self._settle(entry)
+
+    def _unwait(self, entry: _Entry) -> None:
+        if entry.dm:
+            self._waiting_dms[entry.message.board_id] -= 1
 
     async def _deliver_one(self, entry: _Entry) -> None:
         try:
-            if self._claim(entry.message):
+            if self._start(entry):
                 messenger, to, content = entry.target
-                await self._send(entry.message, messenger, to, content, entry.report)
+                await self._send(
+                    entry.message, messenger, to, content, entry.in_doubt, entry.report
+                )
         except Exception:
-            log.exception("delivery of outbox %s", entry.message.id)
+            log.exception("delivery of outbox %s broke off", entry.message.id)
+            self._broken_off.add(entry.message.id)  # given back at the next feed
         except asyncio.CancelledError:
             entry.future.cancel()
             raise
@@ -335,13 +417,20 @@ class Dispatcher:
 
     # -- one notice ---------------------------------------------------------------------
 
-    def _claim(self, message: OutboxMessage) -> bool:
-        """Take a notice for this dispatcher, in a commit of its own; False when another
-        one took it first."""
+    def _start(self, entry: _Entry) -> bool:
+        """Begin sending a notice this dispatcher holds, in a commit of its own (one more
+        attempt); False when it is no longer to be sent: taken back, cancelled, or its
+        person muted meanwhile."""
+        message = entry.message
         with self.db.uow() as uow:
-            claimed = uow.outbox.claim(message, self.owner, self.clock.now() + LEASE)
+            if entry.dm and uow.people.get(message.payload["person_id"]).muted:
+                uow.outbox.finish(message.id, "skipped", self.clock.now(), owner=self.owner)
+                uow.commit()
+                entry.report.skipped += 1
+                return False
+            started = uow.outbox.start(message.id, self.owner)
             uow.commit()
-        return claimed
+        return started
 
     async def _send(
         self,
@@ -349,13 +438,14 @@ class Dispatcher:
         messenger: Messenger,
         to: Recipient | ChannelPost,
         content: Reply | Callable[[], Reply],
+        in_doubt: bool,
         report: DispatchReport,
     ) -> None:
+        """Send one notice. ``in_doubt``: left *sending* by a dispatcher that died, or
+        tried before and failed in a way that may hide a delivery (a timeout after the
+        platform posted): the platform is asked first."""
         posted: tuple[str, str] | None = None
         reply: Reply | None = None
-        # Left sending by a dispatcher that died, or tried before and failed in a way
-        # that may hide a delivery (a timeout after the platform posted): check first.
-        in_doubt = message.state == "sending" or message.attempts > 0
         try:
             # A scheduled post is made now, on a worker thread: drawing a chart must not
             # hold up an adapter's event loop.
@@ -370,6 +460,7 @@ class Dispatcher:
                 return
             note: str | None = None
             try:
+                await self._pace(to).acquire()  # the send itself keeps the pace, not its task
                 if isinstance(to, Recipient):
                     await messenger.send_direct(to, reply)
                 else:
