@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from slack_sdk import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, update
 
@@ -100,3 +101,24 @@ def test_a_digest_in_doubt_after_a_crash_is_found_in_its_channel_by_id_or_by_nam
     assert (again.verified, again.sent) == (1, 0)
     assert len([c for c in fake.calls_to("chat.postMessage") if c.ok]) == 1
     assert outbox_row(app).state == "sent"
+
+
+def test_a_notice_in_doubt_is_found_behind_many_later_messages(
+    database: Database, fake: FakeSlackWebAPI
+) -> None:
+    """History is read page after page: in a busy channel the digest is found behind
+    250 later messages, not posted again."""
+    app = digest_due(database)
+    assert deliver(app, fake).sent == 1
+    client = WebClient(token="xoxb-test", base_url=fake.api_url)
+    for n in range(250):
+        client.chat_postMessage(channel="C0METRICS", text=f"chatter {n}")
+    with app.db.uow() as uow:
+        uow.session.execute(
+            update(OutboxMessage).values(
+                state="sending", owner="gone:1:x", not_before=app.clock.now()
+            )
+        )
+        uow.commit()
+    again = deliver(app, fake)
+    assert (again.verified, again.sent) == (1, 0)

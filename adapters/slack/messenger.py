@@ -67,15 +67,24 @@ class SlackMessenger:
             channel = await _id_of(client, channel_id(to.channel))
             if channel is None:
                 return False  # no channel of that name: nothing there to repeat
-        window: dict[str, Any] = {"channel": channel, "limit": 50, "include_all_metadata": True}
-        if isinstance(to, ChannelPost) and to.thread:
-            found = await client.conversations_replies(ts=to.thread, **window)
-        else:
-            found = await client.conversations_history(**window)
-        return any(
-            ((m.get("metadata") or {}).get("event_payload") or {}).get("key") == to.key
-            for m in found.get("messages") or []
-        )
+        # Page after page (newest first in a channel, a whole thread from its start): a
+        # busy channel or a long thread hides nothing recent.
+        window: dict[str, Any] = {"channel": channel, "limit": 200, "include_all_metadata": True}
+        thread = to.thread if isinstance(to, ChannelPost) else None
+        for _ in range(HISTORY_PAGES):
+            if thread:
+                found = await client.conversations_replies(ts=thread, **window)
+            else:
+                found = await client.conversations_history(**window)
+            if any(
+                ((m.get("metadata") or {}).get("event_payload") or {}).get("key") == to.key
+                for m in found.get("messages") or []
+            ):
+                return True
+            window["cursor"] = (found.get("response_metadata") or {}).get("next_cursor")
+            if not window["cursor"]:
+                return False
+        return False
 
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str] | None:
         client = await self.client_for(to.workspace)
@@ -144,6 +153,9 @@ async def _id_of(client: AsyncWebClient, channel: str) -> str | None:
         if not cursor:
             return None
 
+
+#: Pages of history read to find a notice in doubt: 200 messages a page.
+HISTORY_PAGES = 25
 
 #: Tries at a message's files, and the errors no try mends.
 UPLOAD_TRIES = 3
