@@ -223,16 +223,24 @@ class Dispatcher:
         self.beat()
         live = self.live_owners()
         now = self.clock.now()
-        with self.db.uow() as uow:
-            self._give_back(uow, now)
+        if self._broken_off:
+            with self.db.uow() as uow:
+                self._give_back(uow, now)
+                uow.commit()
+        # Looking is a read (on SQLite it holds no write lock, so the sends' commits never
+        # wait for it); taking is one short write, which loses nothing another took first.
+        with self.db.reader() as uow:
             found = [m for m in uow.outbox.due_posts(now, live, 1000) if m.id not in self._in_lanes]
             for board in uow.outbox.due_dm_boards(now):
                 found += self._dms_of(uow, board, now)
             routed = [(m, self._target(uow, m)) for m in found if not self._unserved(m.id)]
-            for message, target in routed:
-                if target is None:  # for a platform this process does not serve
-                    self._skip_for_a_while[message.id] = time.monotonic() + UNSERVED_RECHECK
-            wanted = [(m, t) for m, t in routed if t is not None]
+        for message, target in routed:
+            if target is None:  # for a platform this process does not serve
+                self._skip_for_a_while[message.id] = time.monotonic() + UNSERVED_RECHECK
+        wanted = [(m, t) for m, t in routed if t is not None]
+        if not wanted:
+            return []
+        with self.db.uow() as uow:
             doubts = uow.outbox.take([m.id for m, _ in wanted], self.owner, live, now)
             uow.commit()
         return [(m, t, doubts[m.id]) for m, t in wanted if m.id in doubts]
