@@ -15,7 +15,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from aiohttp import web
 
@@ -150,6 +150,33 @@ class CallJournal(Generic[S, C]):
 
     def _summary(self) -> str:
         return ", ".join(self._label(c) for c in self.calls) or "none"
+
+
+class StandIn(CallJournal[S, C]):
+    """A platform's stand-in served by a :class:`BackgroundServer` (``_server``):
+    ``with Fake() as fake: ...``, or ``start()`` and ``stop()``."""
+
+    _server: BackgroundServer
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:PORT`` (only while started)."""
+        if not self._server.running:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return f"http://127.0.0.1:{self._server.port}"
 
 
 class BackgroundServer:

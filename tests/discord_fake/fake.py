@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.background_server import BackgroundServer, CallJournal, Notifier
+from tests.background_server import BackgroundServer, Notifier, StandIn
 
 from . import payloads as p
 from .gateway import Dispatch, Gateway, Intent, Op, ReceivedOp, Session
@@ -90,7 +90,7 @@ def application_object(application_id: int, flags: int, guild_count: int) -> dic
 DEFAULT_APPLICATION_FLAGS = (1 << 19) | (1 << 23)
 
 
-class FakeDiscord(CallJournal[RouteSpec, Call]):
+class FakeDiscord(StandIn[RouteSpec, Call]):
     """Discord stand-in. ``with FakeDiscord() as fake: ...`` or ``start()``/``stop()``.
 
     `shards` is what ``GET /gateway/bot`` recommends (AutoShardedClient uses it).
@@ -136,25 +136,10 @@ class FakeDiscord(CallJournal[RouteSpec, Call]):
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> FakeDiscord:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeDiscord:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT``."""
-        if not self._server.running:
-            raise RuntimeError("FakeDiscord is not started")
-        return f"http://127.0.0.1:{self._server.port}"
+        return self.origin
 
     @property
     def api_url(self) -> str:

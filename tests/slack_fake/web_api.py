@@ -25,7 +25,7 @@ from aiohttp import web
 from slack_sdk.web import WebClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.background_server import BackgroundServer, CallJournal, Notifier
+from tests.background_server import BackgroundServer, Notifier, StandIn
 
 from . import block_kit
 from . import payloads as p
@@ -166,7 +166,7 @@ def _page(
     }
 
 
-class FakeSlackWebAPI(CallJournal[str, Call]):
+class FakeSlackWebAPI(StandIn[str, Call]):
     """Slack Web API stand-in. ``with FakeSlackWebAPI() as fake: ...`` or ``start()``/``stop()``."""
 
     def __init__(self) -> None:
@@ -205,25 +205,10 @@ class FakeSlackWebAPI(CallJournal[str, Call]):
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> FakeSlackWebAPI:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeSlackWebAPI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT/``."""
-        if not self._server.running:
-            raise RuntimeError("FakeSlackWebAPI is not started")
-        return f"http://127.0.0.1:{self._server.port}/"
+        return self.origin + "/"
 
     @property
     def api_url(self) -> str:
