@@ -22,19 +22,34 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SCORER = os.environ.get("LODESTAR_NAB_SCORER",
-                                "/work/shared/alerts-bench/nab_score.py")
-PROFILES = (("standard", "standard"), ("reward_low_FP_rate", "low FP"),
-            ("reward_low_FN_rate", "low FN"))
+DEFAULT_SCORER = os.environ.get("LODESTAR_NAB_SCORER", "/work/shared/alerts-bench/nab_score.py")
+PROFILES = (
+    ("standard", "standard"),
+    ("reward_low_FP_rate", "low FP"),
+    ("reward_low_FN_rate", "low FN"),
+)
 
 
 def run_scorer(scorer: str, jobs: int) -> dict:
     cmd = f"{shlex.quote(sys.executable)} -m bot.alerts.backtest --csv {{csv}} --json"
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "nab.json"
-        subprocess.run([sys.executable, scorer, "--cmd", cmd, "--jobs", str(jobs),
-                        "--json-out", str(out), "--fail-on-error"],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                scorer,
+                "--cmd",
+                cmd,
+                "--jobs",
+                str(jobs),
+                "--json-out",
+                str(out),
+                "--fail-on-error",
+            ],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         return json.loads(out.read_text())
 
 
@@ -51,8 +66,12 @@ def time_year(repeats: int = 3) -> tuple[float, int, int]:
     rng = np.random.default_rng(0)
     i = np.arange(n)
     weekday = (i // 288) % 7
-    x = (1000 + 300 * np.sin(i * 2 * math.pi / 288) - 200 * (weekday >= 5)
-         + 20 * rng.standard_normal(n))
+    x = (
+        1000
+        + 300 * np.sin(i * 2 * math.pi / 288)
+        - 200 * (weekday >= 5)
+        + 20 * rng.standard_normal(n)
+    )
     x[60_000:60_012] += 400  # one incident
     t0 = datetime(2023, 1, 2, tzinfo=UTC)
     series = [(t0 + timedelta(minutes=5 * k), float(v)) for k, v in enumerate(x)]
@@ -84,8 +103,11 @@ def snippet(res: dict, speed: tuple[float, int, int] | None) -> str:
         for p, _ in PROFILES:
             v = agg[p]["score"]
             scores.append("n/a" if v is None else f"{v:.1f}")
-        return (f"| {name} | {nfiles} | {int(s['perfect'])} | {s['tp']} | {s['fn']} | {s['fp']} | "
-                + " | ".join(scores) + " |")
+        return (
+            f"| {name} | {nfiles} | {int(s['perfect'])} | {s['tp']} | {s['fn']} | {s['fp']} | "
+            + " | ".join(scores)
+            + " |"
+        )
 
     for cat, agg in sorted(res["categories"].items()):
         nfiles = sum(1 for r in res["files"] if r.split("/")[0] == cat)
@@ -98,10 +120,13 @@ def snippet(res: dict, speed: tuple[float, int, int] | None) -> str:
     ]
     if speed:
         secs, n, neps = speed
-        lines += ["", f"Backtest speed: a synthetic year of 5-minute data ({n:,} points, daily "
-                  f"and weekly seasonality) with the default rules takes {secs:.1f} s "
-                  f"({neps} episode(s)), wall time of the whole NAB run "
-                  f"{res['wall_seconds']:.0f} s."]
+        lines += [
+            "",
+            f"Backtest speed: a synthetic year of 5-minute data ({n:,} points, daily "
+            f"and weekly seasonality) with the default rules takes {secs:.1f} s "
+            f"({neps} episode(s)), wall time of the whole NAB run "
+            f"{res['wall_seconds']:.0f} s.",
+        ]
     return "\n".join(lines)
 
 

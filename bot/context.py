@@ -22,9 +22,7 @@ SYSTEM_USER = "lodestar:system"
 
 
 def system_caller(platform: str, workspace: str, workspace_name: str | None = None) -> Caller:
-    return Caller(
-        platform, workspace, SYSTEM_USER, "Lodestar", None, True, workspace_name
-    )
+    return Caller(platform, workspace, SYSTEM_USER, "Lodestar", None, True, workspace_name)
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,7 @@ def test_two_unmerges_of_one_item_at_once_one_wins_the_other_is_told(app: Lodest
     app.board.capture(person("ana"), "snap to grid")
     app.board.capture(person("bo"), "align to grid")
     app.merges.merge(admin, 2, 1)
+
     def unmerge(_: int) -> str:
         return app.router.command(admin, "feedback", "unmerge #2")[0].text
 

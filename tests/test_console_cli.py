@@ -202,7 +202,8 @@ def test_unknown_workspace_export_is_a_clear_error(tmp_path: Path) -> None:
     assert run_cli("db", "upgrade", db=tmp_path / "x.db").returncode == 0
     done = run_cli("export", "feedback", "--workspace", "nope", db=tmp_path / "x.db")
     assert (done.returncode, done.stderr.strip()) == (
-        2, "There is no workspace “nope”. Workspaces: none yet."
+        2,
+        "There is no workspace “nope”. Workspaces: none yet.",
     )
     for db in ("garbage", "mysql://x", str(tmp_path)):
         bad = subprocess.run(

@@ -450,7 +450,8 @@ def test_a_spreadsheet_csv_with_a_bom_imports(tmp_path: Path) -> None:
 
 def test_an_absurd_snooze_is_a_sentence_not_a_crash(chat: Chat) -> None:
     assert chat.text("/nsm alerts mute tickets-high 99999999999d") == (
-        "“99999999999d” is not a duration: write it like 90m, 24h or 2d.")
+        "“99999999999d” is not a duration: write it like 90m, 24h or 2d."
+    )
 
 
 def test_a_bad_alert_rule_stops_start_up_before_anything_is_recorded(tmp_path: Path) -> None:
@@ -707,9 +708,7 @@ def test_nsm_why_json_is_always_valid_json(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stdout + done.stderr
 
 
-def test_imports_refuse_the_periods_that_record_refuses(
-    nsm_app: Lodestar, tmp_path: Path
-) -> None:
+def test_imports_refuse_the_periods_that_record_refuses(nsm_app: Lodestar, tmp_path: Path) -> None:
     text = "metric,period,value\nwat,2026-W40,1\nwat,2099-W01,2\nwat,1969-W52,3\n"
     expected = [
         (3, "2099-W01 has not started yet; record values for past periods"),
@@ -738,8 +737,7 @@ def test_why_on_the_first_week_of_data_says_there_is_no_earlier_week(chat: Chat)
     record_weeks(chat, {"wat": [200], "accounts": [100], "teams_per_account": [2]})
     for line in ("/nsm why", "/nsm why 2026-W47"):
         assert chat.text(line) == (
-            "2026-W47 is the first week with data, so there is no earlier week to compare "
-            "it with."
+            "2026-W47 is the first week with data, so there is no earlier week to compare it with."
         )
 
 

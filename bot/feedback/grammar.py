@@ -157,7 +157,7 @@ class NearMiss(BadInput):
         quoted = text if len(text) <= 80 else text[:79] + "…"
         super().__init__(
             f"That looks like /feedback {head}, but it should be: {USAGE[head]}. "
-            f"To log it as feedback instead, put it in quotes: /feedback \"{quoted}\"."
+            f'To log it as feedback instead, put it in quotes: /feedback "{quoted}".'
         )
         self.head = head
 

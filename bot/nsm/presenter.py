@@ -96,13 +96,9 @@ def scheduled(job: str, schedule: DailySchedule | WeeklySchedule | None) -> Repl
     what = _POSTS[job]
     if schedule is None:
         return private(f"{what} is off for this workspace.", kind=Kind.NSM_SCHEDULE)
-    return private(
-        f"{what} will be posted {defang(schedule.describe())}.", kind=Kind.NSM_SCHEDULE
-    )
+    return private(f"{what} will be posted {defang(schedule.describe())}.", kind=Kind.NSM_SCHEDULE)
 
 
 def schedules(found: dict[str, DailySchedule | WeeklySchedule | None]) -> Reply:
-    lines = [
-        f"{_POSTS[job]}: {defang(s.describe()) if s else 'off'}." for job, s in found.items()
-    ]
+    lines = [f"{_POSTS[job]}: {defang(s.describe()) if s else 'off'}." for job, s in found.items()]
     return private("\n".join(lines), kind=Kind.NSM_SCHEDULE)
