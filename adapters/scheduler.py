@@ -3,11 +3,11 @@ scheduling part of ``lodestar run``.
 
 Only wiring lives here. Every ``tick`` seconds APScheduler calls ``Scheduler.tick``:
 the core queues whatever is due at that instant (``Lodestar.run_jobs``: digests,
-weekly charts, alert rules) and the outbox is delivered through the platforms'
-messengers, each at its own pace. What is due is worked out from the clock every
-time, so a tick missed while the process was down is simply the next tick's work;
-and since every post is claimed by its key in the database, two schedulers, or one
-restarted mid-way, post each thing once.
+weekly charts, alert rules); beside it, ``Dispatcher.serve`` delivers the outbox
+through the platforms' messengers, each workspace at its own pace. What is due is
+worked out from the clock every time, so a tick missed while the process was down
+is simply the next tick's work; and since every post is claimed by its key in the
+database, two schedulers, or one restarted mid-way, post each thing once.
 """
 
 from __future__ import annotations
@@ -96,10 +96,11 @@ class Scheduler:
         self.delivered = DispatchReport()
         self.finished = asyncio.Event()
         self._aps: AsyncIOScheduler | None = None
+        self._delivering: asyncio.Task[None] | None = None
 
     async def tick(self) -> None:
-        """Queue what is due now, and feed the outbox's lanes without waiting for them:
-        a long ship fans out in its lane while later ticks keep the schedule."""
+        """Queue what is due now. Delivery runs beside the ticks (``Dispatcher.serve``),
+        so a long ship fans out in its lanes while later ticks keep the schedule."""
         now = self.clock.now()
         if self.until is not None:  # a test's last tick is at ``until``, however fast its clock
             now = min(now, self.until)
@@ -109,11 +110,8 @@ class Scheduler:
                 log.info("due at %s: %s, %d alert posts", now, dict(report.queued), report.alerts)
         except Exception:  # one bad tick must not stop the clock, nor delivery
             log.exception("scheduled posts at %s", now)
-        try:
-            await self.dispatcher.feed(self.delivered)
-        except Exception:
-            log.exception("outbox delivery at %s", now)
         if self.until is not None and now >= self.until:
+            await self.dispatcher.run_once()
             await self.dispatcher.settled()
             self.finished.set()
 
@@ -130,6 +128,7 @@ class Scheduler:
             misfire_grace_time=None,
         )
         self._aps.start()
+        self._delivering = asyncio.create_task(self.dispatcher.serve(self.delivered))
         log.info(
             "scheduler %s ticking every %g s (pid %d)",
             self.dispatcher.owner,
@@ -141,6 +140,10 @@ class Scheduler:
         if self._aps is not None:
             self._aps.shutdown(wait=False)
             self._aps = None
+        if self._delivering is not None:
+            self._delivering.cancel()
+            self._delivering = None
+            self.dispatcher.retire()
 
 
 async def platform_messengers(lodestar: Lodestar) -> dict[str, Messenger]:

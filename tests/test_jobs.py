@@ -225,7 +225,7 @@ def test_a_workspace_whose_schedule_fails_holds_up_no_other(
 
 
 def test_a_failing_turn_of_the_jobs_does_not_stop_delivery(database: Database) -> None:
-    """The scheduler's tick delivers the outbox even when queuing what is due failed."""
+    """The scheduler delivers the outbox even when queuing what is due failed."""
     from adapters.scheduler import Scheduler
 
     start = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -233,7 +233,7 @@ def test_a_failing_turn_of_the_jobs_does_not_stop_delivery(database: Database) -
     app.router.command(PM, "feedback", "dark mode")
     app.router.command(PM, "feedback", "ship #1")
     platform = Platform(app.clock)  # type: ignore[arg-type]
-    scheduler = Scheduler(app, {"console": platform})
+    scheduler = Scheduler(app, {"console": platform}, tick=3600)
 
     def broken(now: datetime | None = None) -> None:
         raise RuntimeError("the jobs broke")
@@ -241,8 +241,15 @@ def test_a_failing_turn_of_the_jobs_does_not_stop_delivery(database: Database) -
     app.run_jobs = broken  # type: ignore[method-assign]
 
     async def tick() -> None:
-        await scheduler.tick()
-        await scheduler.dispatcher.settled()
+        scheduler.start()  # ticks at once, and the ticks fail
+        try:
+            for _ in range(100):
+                if platform.of("ship_notice"):
+                    break
+                await asyncio.sleep(0.05)
+            await scheduler.dispatcher.settled()
+        finally:
+            scheduler.stop()
 
     asyncio.run(tick())
     assert [who for who, _, _ in platform.of("ship_notice")] == ["pm"]
@@ -262,8 +269,8 @@ class HeldForAna(Platform):
 
 
 def test_a_ship_whose_notices_wait_never_holds_up_the_schedule(database: Database) -> None:
-    """The tick feeds the outbox and returns: while one DM waits, later ticks still
-    queue the digest, and it goes out ahead of the DMs still waiting."""
+    """Delivery runs beside the ticks: while one DM waits, a later tick still queues
+    the digest, and it goes out ahead of the DMs still waiting."""
     from adapters.scheduler import Scheduler
 
     start = datetime(2026, 12, 1, 8, 59, tzinfo=UTC)
@@ -275,21 +282,27 @@ def test_a_ship_whose_notices_wait_never_holds_up_the_schedule(database: Databas
         app.router.command(Caller("console", "acme", who, who), "feedback", "vote #1")
     app.router.command(PM, "feedback", "ship #1")
     platform = HeldForAna(app.clock)  # type: ignore[arg-type]
-    scheduler = Scheduler(app, {"console": platform})
+    scheduler = Scheduler(app, {"console": platform}, tick=3600)
 
     async def scenario() -> None:
-        await asyncio.wait_for(scheduler.tick(), 5)  # returns with ana's DM still waiting
-        await asyncio.sleep(0.05)
-        app.clock.advance(minutes=2)
-        await asyncio.wait_for(scheduler.tick(), 5)
-        for _ in range(100):
-            if platform.of("digest"):
-                break
-            await asyncio.sleep(0.01)
-        assert [where for where, _, _ in platform.of("digest")] == ["metrics"]
-        assert "ana" not in [who for who, _, _ in platform.of("ship_notice")]
-        platform.release.set()
-        await scheduler.dispatcher.settled()
+        scheduler.start()  # the first tick, and delivery beside it
+        try:
+            for _ in range(500):  # until all but ana's, which waits, went out
+                if len(platform.of("ship_notice")) == 3:
+                    break
+                await asyncio.sleep(0.01)
+            app.clock.advance(minutes=2)
+            await asyncio.wait_for(scheduler.tick(), 5)
+            for _ in range(100):
+                if platform.of("digest"):
+                    break
+                await asyncio.sleep(0.01)
+            assert [where for where, _, _ in platform.of("digest")] == ["metrics"]
+            assert "ana" not in [who for who, _, _ in platform.of("ship_notice")]
+            platform.release.set()
+            await scheduler.dispatcher.settled()
+        finally:
+            scheduler.stop()
 
     asyncio.run(scenario())
     assert sorted(who for who, _, _ in platform.of("ship_notice")) == ["ana", "bo", "cy", "dee"]
@@ -334,3 +347,35 @@ def test_a_schedule_set_in_chat_keeps_the_files_grace(database: Database) -> Non
     app.router.command(PM, "nsm", "digest #other 09:30 UTC")
     assert app.run_jobs(datetime(2026, 12, 1, 10, 45, tzinfo=UTC)).queued == Counter()
     assert app.run_jobs(datetime(2026, 12, 1, 10, 15, tzinfo=UTC)).queued == Counter(digest=1)
+
+
+def test_the_scheduler_delivers_a_ship_bigger_than_a_lane_between_its_ticks(
+    database: Database,
+) -> None:
+    """Delivery runs beside the ticks: a ship of more DMs than a lane takes at once
+    goes out in full long before the next tick (an hour away here)."""
+    from adapters.scheduler import Scheduler
+    from bot.notify.dispatcher import LANE_AHEAD
+    from tests.test_dispatch import crowd_behind_item_1
+
+    app = Lodestar.build(database, FixedClock(datetime(2026, 12, 1, 9, tzinfo=UTC)))
+    crowd_behind_item_1(app, 2 * LANE_AHEAD)
+    app.router.command(PM, "feedback", "ship #1")
+    platform = Platform(app.clock)  # type: ignore[arg-type]
+    scheduler = Scheduler(app, {"console": platform}, tick=3600)
+
+    async def scenario() -> int:
+        scheduler.start()
+        try:
+            for _ in range(400):
+                if len(platform.of("ship_notice")) > 2 * LANE_AHEAD:
+                    break
+                await asyncio.sleep(0.05)
+            await scheduler.dispatcher.settled()
+        finally:
+            scheduler.stop()
+        return len(platform.of("ship_notice"))
+
+    assert asyncio.run(scenario()) == 2 * LANE_AHEAD + 1
+    with app.db.uow() as uow:
+        assert uow.outbox.counts() == {"sent": 2 * LANE_AHEAD + 1}
