@@ -267,7 +267,7 @@ class Dispatcher:
         if until is None:
             return False
         if until < time.monotonic():
-            del self._skip_for_a_while[message_id]
+            self._skip_for_a_while.pop(message_id, None)  # overlapping feeds may both drop it
             return False
         return True
 
@@ -402,22 +402,22 @@ class Dispatcher:
         """Dispatchers alive now (this one included); the others are forgotten, and what
         they left *sending* is taken back: gone from this host, or silent too long."""
         now = self.wall()
-        with self.db.uow() as uow:
+        with self.db.reader() as uow:  # looked at four times a second: a read, mostly
             beats = uow.outbox.dispatchers()
-            dead = [
-                d.owner
-                for d in beats
-                if d.owner != self.owner
-                and (_alive_here(d.owner) is False or d.beat_at < now - DEAD_AFTER)
-            ]
-            uow.outbox.forget_dispatchers(dead)
-            uow.commit()
+        dead = [
+            d.owner
+            for d in beats
+            if d.owner != self.owner
+            and (_alive_here(d.owner) is False or d.beat_at < now - DEAD_AFTER)
+        ]
+        if dead:
+            with self.db.uow() as uow:
+                uow.outbox.forget_dispatchers(dead)
+                uow.commit()
         return sorted({self.owner, *(d.owner for d in beats)} - set(dead))
 
     def _pace(self, to: Recipient | ChannelPost) -> Pace:
-        return self._paces_for((to.platform, to.workspace))
-
-    def _paces_for(self, key: tuple[str, str]) -> Pace:
+        key = (to.platform, to.workspace)
         pace = self._paces.get(key)
         if pace is None:
             pace = self._paces[key] = Pace(self.rates.get(key[0]) or 1e9, self.seconds, self.sleep)
