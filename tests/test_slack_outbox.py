@@ -48,6 +48,17 @@ def deliver(app: Lodestar, fake: FakeSlackWebAPI) -> DispatchReport:
     return asyncio.run(app.dispatcher({"slack": messenger}).run_once())
 
 
+def crash_before_recording_sent(app: Lodestar) -> None:
+    """As if the process that sent it died before its commit of "sent"."""
+    with app.db.uow() as uow:
+        uow.session.execute(
+            update(OutboxMessage).values(
+                state="sending", owner="gone:1:x", not_before=app.clock.now()
+            )
+        )
+        uow.commit()
+
+
 def outbox_row(app: Lodestar) -> OutboxMessage:
     with app.db.uow() as uow:
         return uow.session.scalars(select(OutboxMessage)).one()
@@ -90,13 +101,7 @@ def test_a_digest_in_doubt_after_a_crash_is_found_in_its_channel_by_id_or_by_nam
     first: history takes ids only) and does not post it again."""
     app = digest_due(database, channel)
     assert deliver(app, fake).sent == 1
-    with app.db.uow() as uow:  # as if the commit of "sent" never happened
-        uow.session.execute(
-            update(OutboxMessage).values(
-                state="sending", owner="gone:1:x", not_before=app.clock.now()
-            )
-        )
-        uow.commit()
+    crash_before_recording_sent(app)
     again = deliver(app, fake)
     assert (again.verified, again.sent) == (1, 0)
     assert len([c for c in fake.calls_to("chat.postMessage") if c.ok]) == 1
@@ -113,12 +118,6 @@ def test_a_notice_in_doubt_is_found_behind_many_later_messages(
     client = WebClient(token="xoxb-test", base_url=fake.api_url)
     for n in range(250):
         client.chat_postMessage(channel="C0METRICS", text=f"chatter {n}")
-    with app.db.uow() as uow:
-        uow.session.execute(
-            update(OutboxMessage).values(
-                state="sending", owner="gone:1:x", not_before=app.clock.now()
-            )
-        )
-        uow.commit()
+    crash_before_recording_sent(app)
     again = deliver(app, fake)
     assert (again.verified, again.sent) == (1, 0)
