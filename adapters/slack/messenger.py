@@ -71,19 +71,21 @@ class SlackMessenger:
         # busy channel or a long thread hides nothing recent.
         window: dict[str, Any] = {"channel": channel, "limit": 200, "include_all_metadata": True}
         thread = to.thread if isinstance(to, ChannelPost) else None
-        for _ in range(HISTORY_PAGES):
-            if thread:
-                found = await client.conversations_replies(ts=thread, **window)
-            else:
-                found = await client.conversations_history(**window)
+        first = await (
+            client.conversations_replies(ts=thread, **window)
+            if thread
+            else client.conversations_history(**window)
+        )
+        read = 0
+        async for page in first:  # slack_sdk follows the cursor
             if any(
                 ((m.get("metadata") or {}).get("event_payload") or {}).get("key") == to.key
-                for m in found.get("messages") or []
+                for m in page.get("messages") or []
             ):
                 return True
-            window["cursor"] = (found.get("response_metadata") or {}).get("next_cursor")
-            if not window["cursor"]:
-                return False
+            read += 1
+            if read == HISTORY_PAGES:
+                break
         return False
 
     async def send_to_channel(self, to: ChannelPost, reply: Reply) -> tuple[str, str] | None:
@@ -141,17 +143,14 @@ async def _id_of(client: AsyncWebClient, channel: str) -> str | None:
     """A channel's id: posts take ``#name``, but reading history takes the id."""
     if not channel.startswith("#"):
         return channel
-    name, cursor = channel[1:], None
-    while True:
-        page = await client.conversations_list(
-            types="public_channel,private_channel", exclude_archived=True, limit=1000, cursor=cursor
-        )
+    listed = await client.conversations_list(
+        types="public_channel,private_channel", exclude_archived=True, limit=1000
+    )
+    async for page in listed:  # slack_sdk follows the cursor
         for found in page.get("channels") or []:
-            if found.get("name") == name:
+            if found.get("name") == channel[1:]:
                 return str(found["id"])
-        cursor = (page.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return None
+    return None
 
 
 #: Pages of history read to find a notice in doubt: 200 messages a page.
