@@ -254,10 +254,12 @@ class PeopleRepository:
         return self.session.get_one(Person, person_id)
 
     def _repoint_notices(self, keep_id: int, gone_id: int) -> None:
-        """Undelivered ship DMs to the absorbed person go to the kept one, once."""
+        """Undelivered ship DMs to the absorbed person go to the kept one, once: those
+        queued, and those claimed into a dispatcher's lane (not yet begun)."""
         pending = self.session.scalars(
             select(OutboxMessage).where(
-                OutboxMessage.job == "ship_notice", OutboxMessage.state == "queued"
+                OutboxMessage.job == "ship_notice",
+                OutboxMessage.state.in_(("queued", "claimed")),
             )
         ).all()
         for message in pending:
@@ -719,7 +721,8 @@ class OutboxRepository:
         ).first()
         return inserted is not None
 
-    #: The dedupe keys of ship DMs: the bulk of any outbox, fetched a board at a time.
+    #: The dedupe keys of ship DMs (``bot.notify.ship.dms_of``): the bulk of any outbox,
+    #: fetched a board at a time.
     DM_KEYS = "ship:%:person:%"
 
     def _held_by_others(self, live: Sequence[str]) -> Any:

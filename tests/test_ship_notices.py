@@ -191,3 +191,43 @@ def test_a_notice_queued_before_its_person_connects_still_arrives_once(app: Lode
     assert len(messenger.dms) == 2 and "ana" in messenger.dms
     with app.db.uow() as uow:
         assert uow.outbox.counts() == {"sent": 2}
+
+
+class HeldMessenger(FlakyMessenger):
+    """Holds the first DM until released: the others wait in the lane, claimed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.holding = False
+
+    async def send_direct(self, to: Recipient, reply: Reply) -> None:
+        if not self.dms and not self.holding:
+            self.holding = True
+            await self.release.wait()
+        await super().send_direct(to, reply)
+
+
+def test_two_identities_connected_while_their_notices_wait_in_a_lane_hear_once(
+    app: Lodestar,
+) -> None:
+    chat = Chat(app)
+    chat.session.run_jobs = lambda at=None, watch=False: None  # type: ignore[method-assign]
+    chat.as_("ana").say("/feedback offline mode")
+    chat.as_("bo").say("/feedback vote #1")
+    chat.as_("bob").say("/feedback vote #1")
+    chat.as_("pm", admin=True).say("/feedback ship #1")
+    messenger = HeldMessenger()
+    dispatcher = app.dispatcher({"console": messenger}, concurrency=1)
+
+    async def scenario() -> None:
+        running = asyncio.create_task(dispatcher.run_once())
+        while not messenger.holding:  # ana's DM is out; bo's and bob's wait, claimed
+            await asyncio.sleep(0.01)
+        code = chat.as_("bo").reply("/feedback connect")["code"]
+        chat.as_("bob").say(f"/feedback connect {code}")  # bo and bob: one person now
+        messenger.release.set()
+        await running
+
+    asyncio.run(scenario())
+    assert len(messenger.dms) == 2 and "ana" in messenger.dms

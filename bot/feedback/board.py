@@ -30,7 +30,7 @@ from bot.feedback.views import (
     VoteOutcome,
 )
 from bot.notify.posts import queue_post
-from bot.notify.ship import cancel_ship_notices, queue_ship_notices
+from bot.notify.ship import cancel_ship_notices, dms_of, queue_ship_notices
 from bot.replies import Reply
 from bot.scope import ADMIN, ANYONE, Scope, Scopes, requires
 from bot.text import feedback_text
@@ -335,7 +335,7 @@ class BoardService:
             return view
         head = view.head or view.number
         head_id = scope.item(head).id
-        states = scope.uow.outbox.counts_for(scope.board_id, f"ship:{head_id}:person:")
+        states = scope.uow.outbox.counts_for(scope.board_id, dms_of(head_id))
         delivery = Delivery(
             notified=states.get("sent", 0),
             unreachable=states.get("failed", 0),

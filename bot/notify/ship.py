@@ -30,9 +30,19 @@ class Queued:
 UNSHIPPED = "cancelled: un-shipped before it was sent"
 
 
+def notices_of(head_id: int) -> str:
+    """The key prefix of every ship notice of a group: ``ship:<head id>:``."""
+    return f"ship:{head_id}:"
+
+
+def dms_of(head_id: int) -> str:
+    """The key prefix of a group's ship DMs (``ship:<head id>:person:<person id>``)."""
+    return f"{notices_of(head_id)}person:"
+
+
 def cancel_ship_notices(uow: UnitOfWork, board_id: int, head: Item, now: datetime) -> int:
     """An item taken back from shipped: what was not sent yet is not sent."""
-    return uow.outbox.cancel_queued(board_id, f"ship:{head.id}:", UNSHIPPED, now)
+    return uow.outbox.cancel_queued(board_id, notices_of(head.id), UNSHIPPED, now)
 
 
 def queue_ship_notices(
@@ -41,7 +51,7 @@ def queue_ship_notices(
     base = {"item_number": head.number, "text": head.text, "note": note}
     again = Counter(
         key.split(":")[2]
-        for key in uow.outbox.requeue_cancelled(repo.board_id, f"ship:{head.id}:", UNSHIPPED, now)
+        for key in uow.outbox.requeue_cancelled(repo.board_id, notices_of(head.id), UNSHIPPED, now)
     )
     people, threads, announcements = again["person"], again["source"], again["announce"]
     muted = 0
@@ -51,7 +61,7 @@ def queue_ship_notices(
             continue
         people += uow.outbox.enqueue(
             repo.board_id,
-            f"ship:{head.id}:person:{person_id}",
+            f"{dms_of(head.id)}{person_id}",
             JOB,
             {**base, "kind": "dm", "person_id": person_id},
             now,
@@ -61,7 +71,7 @@ def queue_ship_notices(
         if source.message_id and source.channel and source.workspace_id:
             threads += uow.outbox.enqueue(
                 repo.board_id,
-                f"ship:{head.id}:source:{source.id}",
+                f"{notices_of(head.id)}source:{source.id}",
                 JOB,
                 {
                     **base,
@@ -77,7 +87,7 @@ def queue_ship_notices(
         if channel:
             announcements += uow.outbox.enqueue(
                 repo.board_id,
-                f"ship:{head.id}:announce:{workspace.id}",
+                f"{notices_of(head.id)}announce:{workspace.id}",
                 JOB,
                 {
                     **base,

@@ -331,11 +331,11 @@ class _Parser:
             try:
                 if not channel:
                     raise BadInput("needs a channel to post in.")
-                if parse_channel(str(channel)) is None:
+                written, channel = channel, parse_channel(str(channel))
+                if channel is None:
                     raise BadInput(
-                        f'channel {_show(channel)} is no channel: write it like "metrics".'
+                        f'channel {_show(written)} is no channel: write it like "metrics".'
                     )
-                channel = parse_channel(str(channel))
                 at = parse_time(table["time"])
                 zone = parse_zone(table.get("timezone") or digest.get("timezone") or "UTC")
                 if name == "digest":
